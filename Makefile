@@ -1,0 +1,51 @@
+# PinFi: every target installs what it needs (idempotently) and starts/stops its own Anvil.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SOLC_BIN := $(VENV)/solc-bin
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
+export SOLCX_BINARY_PATH := $(CURDIR)/$(SOLC_BIN)
+export APE_DATA_FOLDER ?= $(CURDIR)/.build/ape-data
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup test demo bench sim lint clean
+
+setup: $(VENV)/.installed node_modules/.installed $(SOLC_BIN)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "PinFi needs Python 3.11+ (found " + sys.version.split()[0] + ")"'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q "uv==0.13.9"
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v node >/dev/null || { echo "PinFi needs Node.js 20+ (node not found on PATH)"; exit 2; }
+	@# npm ci rejects the lockfile npm 11 writes for platform-specific optional deps (Anvil),
+	@# so install from the exact pins in package.json + package-lock.json without rewriting them.
+	npm install --no-audit --no-fund --no-save --loglevel=error
+	@touch $@
+
+$(SOLC_BIN)/.installed: $(VENV)/.installed node_modules/.installed tools/solc-shim.cjs pinfi/toolchain.py
+	$(BIN)/python -m pinfi.toolchain install-solc --dest $(SOLC_BIN)
+	@touch $@
+
+test: setup
+	$(BIN)/ape test tests/ -q $(PYTEST_ARGS)
+
+demo: setup
+	$(BIN)/ape run demo
+
+bench: setup
+	$(BIN)/ape run bench
+
+sim: setup
+	$(BIN)/python -m pinfi.sim
+
+lint: setup
+	$(BIN)/ruff check pinfi provider_agent scripts tests bench
+
+clean:
+	rm -rf .build out contracts/.cache

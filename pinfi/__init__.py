@@ -1,0 +1,1 @@
+"""PinFi: protocol math, contract ABIs and the dApp SDK."""

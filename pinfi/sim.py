@@ -1,0 +1,4 @@
+"""Economics simulation (not yet)."""
+
+if __name__ == "__main__":
+    print("sim: not yet")

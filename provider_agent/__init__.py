@@ -1,0 +1,1 @@
+"""PinFi provider agent: the miner daemon (PoCPS prover, lease server, verifier mode)."""
