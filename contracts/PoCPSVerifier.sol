@@ -1,0 +1,648 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+
+import {IStaking} from "./interfaces/IStaking.sol";
+import {IPoCPSVerifier} from "./interfaces/IPoCPSVerifier.sol";
+
+/// @title PoCPSVerifier
+/// @notice Proof-of-Computing-Power-Staking. Each epoch, selected devices compute an exact integer
+///         matrix product C = A x B whose inputs derive from on-chain randomness, commit the Merkle
+///         root of C within `commitWindow` blocks, then open k sampled leaves (one per stratum of
+///         the leaf range) drawn from the commit block's hash. The contract checks every Merkle
+///         path, recomputes `c` sampled entries from the seed in O(n), and lets anyone dispute the
+///         other opened entries for `disputeWindow` blocks. A wrong entry is fraud; a selected
+///         device without a valid opening is a miss. Both are slashed through `Staking`.
+/// @dev Encodings are normative in docs/protocol.md and mirrored bit for bit by `pinfi.protocol`.
+///      Proof records live in two slots per device (epoch parity), warmed at registration, so a
+///      commit writes non-zero to non-zero storage. Every function is O(1) in devices and epochs;
+///      `open` loops over the k samples and their paths (k <= 64, depth <= 32).
+contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
+    // ---------------------------------------------------------------- types
+
+    /// @dev PoCPS parameters of one device class, one storage slot.
+    struct ProofClass {
+        uint32 n; // matrix size, a power of two in [16, 65536]
+        uint16 leaf; // entries per leaf L, a power of two, L <= n, L <= 1024
+        uint8 k; // samples per opening, a power of two in [1, 64], k <= leaves
+        uint8 c; // samples recomputed on-chain at open, c <= k
+        uint8 logLeaves; // log2(n*n/L)
+        uint8 logStratum; // log2(n*n/L/k): proof nodes per sample
+        uint16 commitWindow; // blocks after the epoch start to get the commit mined
+        uint16 openWindow; // blocks after the commit block to open
+        uint16 disputeWindow; // blocks after the opening to dispute
+        uint16 challengeBps; // selection probability of an Active provider-class, basis points
+        uint16 missSlashBps; // slash of a missed challenge
+        uint16 fraudSlashBps; // slash of a wrong entry
+        bool exists;
+    }
+
+    /// @dev Governance input of `setClass` (the derived fields of `ProofClass` are computed).
+    struct ProofParams {
+        uint32 n;
+        uint16 leaf;
+        uint8 k;
+        uint8 c;
+        uint16 commitWindow;
+        uint16 openWindow;
+        uint16 disputeWindow;
+        uint16 challengeBps;
+        uint16 missSlashBps;
+        uint16 fraudSlashBps;
+    }
+
+    /// @dev One proof record, two slots. `epoch == type(uint32).max` marks a warmed empty record.
+    struct Record {
+        bytes32 root;
+        uint32 epoch;
+        uint64 commitBlock;
+        uint64 openBlock;
+        ProofStatus status;
+    }
+
+    /// @dev One recomputed sample of an opening.
+    struct Check {
+        uint256 q;
+        uint256 entry;
+        uint256 claimed;
+        uint256 expected;
+    }
+
+    // ---------------------------------------------------------------- errors
+
+    error ZeroAddress();
+    error PoolAlreadySet();
+    error NotStaking(address caller);
+    error NotPool(address caller);
+    error UnknownClass(uint16 classId);
+    error InvalidParameter(string name);
+    error EpochNotStarted(uint256 epoch);
+    error SeedUnavailable(uint256 epoch);
+    error WrongEpoch(uint256 epoch, uint256 current);
+    error ZeroRoot();
+    error NotOperator(uint256 deviceId, address caller);
+    error NotSelected(uint256 deviceId, uint256 epoch);
+    error CommitWindowClosed(uint256 deviceId, uint256 epoch, uint256 deadline);
+    error AlreadyCommitted(uint256 deviceId, uint256 epoch);
+    error NotCommitted(uint256 deviceId, uint256 epoch);
+    error AlreadyOpened(uint256 deviceId, uint256 epoch);
+    error OpenTooEarly(uint256 deviceId, uint256 epoch);
+    error OpenWindowClosed(uint256 deviceId, uint256 epoch, uint256 deadline);
+    error BadLength(uint256 leavesLength, uint256 proofLength);
+    error BadProof(uint256 deviceId, uint256 epoch);
+    error NotOpened(uint256 deviceId, uint256 epoch);
+    error DisputeWindowClosed(uint256 deviceId, uint256 epoch, uint256 deadline);
+    error BadSample(uint256 q, uint256 entry);
+    error NoFraud(uint256 deviceId, uint256 epoch, uint256 q, uint256 entry);
+    error NotMissed(uint256 deviceId, uint256 epoch);
+    error AlreadySlashed(uint256 deviceId, uint256 epoch);
+    error ReportTooEarly(uint256 deviceId, uint256 epoch, uint256 fromBlock);
+    error ReportTooLate(uint256 deviceId, uint256 epoch);
+
+    // ---------------------------------------------------------------- events
+
+    event ClassSet(uint16 indexed classId, ProofClass params);
+    event PoolSet(address pool);
+    event EpochCheckpointed(uint256 indexed epoch, bytes32 seed);
+    event Committed(uint256 indexed deviceId, uint256 indexed epoch, bytes32 root);
+    event Opened(uint256 indexed deviceId, uint256 indexed epoch, bytes32 sampleSeed);
+    event FraudProven(
+        uint256 indexed deviceId, uint256 indexed epoch, address indexed reporter, uint256 q, uint256 entry,
+        uint256 claimed, uint256 expected, uint256 slashed
+    );
+    event MissReported(uint256 indexed deviceId, uint256 indexed epoch, address indexed reporter, uint256 slashed);
+    event ChallengeForced(uint256 indexed deviceId, uint256 indexed epoch);
+
+    // ---------------------------------------------------------------- constants / immutables
+
+    /// @dev splitmix64 constants and the counter increment (golden ratio) of PROTOCOL.md 4.4.
+    uint256 internal constant GOLDEN = 0x9E3779B97F4A7C15;
+    uint256 internal constant MIX1 = 0xBF58476D1CE4E5B9;
+    uint256 internal constant MIX2 = 0x94D049BB133111EB;
+    uint256 internal constant MASK64 = 0xFFFFFFFFFFFFFFFF;
+    uint32 internal constant EMPTY_EPOCH = type(uint32).max;
+
+    IStaking public immutable staking;
+    uint256 public immutable genesisBlock;
+    uint256 public immutable epochBlocks;
+
+    // ---------------------------------------------------------------- storage
+
+    address public pool;
+    mapping(uint16 classId => ProofClass) internal _classes;
+    /// @notice Randomness of each epoch: the hash of its first block, stored by `checkpoint`.
+    mapping(uint256 epoch => bytes32) public epochSeed;
+    mapping(uint256 deviceId => Record[2]) internal _records;
+    /// @notice Epoch + 1 in which a client's `reportDown` forces the device's challenge (0: none).
+    mapping(uint256 deviceId => uint256) public forcedEpochPlusOne;
+
+    // ---------------------------------------------------------------- construction / governance
+
+    constructor(IStaking staking_, address admin) {
+        if (address(staking_) == address(0) || admin == address(0)) revert ZeroAddress();
+        staking = staking_;
+        genesisBlock = staking_.genesisBlock();
+        epochBlocks = staking_.epochBlocks();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    /// @notice Wire the dissipative pool (once): it alone may force challenges.
+    function setPool(address pool_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (pool != address(0)) revert PoolAlreadySet();
+        if (pool_ == address(0)) revert ZeroAddress();
+        pool = pool_;
+        emit PoolSet(pool_);
+    }
+
+    /// @notice Set the PoCPS parameters of a class. Bounds are in docs/protocol.md; each failure
+    ///         names the offending parameter.
+    function setClass(uint16 classId, ProofParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (classId == 0) revert InvalidParameter("classId");
+        uint256 n = p.n;
+        if (n < 16 || n > 65_536 || n & (n - 1) != 0) revert InvalidParameter("n");
+        uint256 leaf = p.leaf;
+        if (leaf == 0 || leaf > 1024 || leaf > n || leaf & (leaf - 1) != 0) revert InvalidParameter("leaf");
+        uint256 logLeaves = _log2(n * n / leaf);
+        if (p.k == 0 || p.k > 64 || p.k & (p.k - 1) != 0 || _log2(p.k) > logLeaves) revert InvalidParameter("k");
+        if (p.c > p.k) revert InvalidParameter("c");
+        if (p.commitWindow == 0) revert InvalidParameter("commitWindow");
+        if (p.openWindow == 0) revert InvalidParameter("openWindow");
+        if (p.disputeWindow == 0) revert InvalidParameter("disputeWindow");
+        // Every record of epoch e settles before epoch e + 2 reuses its slot.
+        if (uint256(p.commitWindow) + p.openWindow + p.disputeWindow > epochBlocks) revert InvalidParameter("windows");
+        // Disputes recompute the samples from blockhash(commitBlock): it must still be available.
+        if (uint256(p.openWindow) + p.disputeWindow > 255) revert InvalidParameter("openWindow+disputeWindow");
+        if (p.challengeBps > 10_000) revert InvalidParameter("challengeBps");
+        if (p.missSlashBps > 10_000 || p.missSlashBps == 0) revert InvalidParameter("missSlashBps");
+        if (p.fraudSlashBps > 10_000 || p.fraudSlashBps < p.missSlashBps) revert InvalidParameter("fraudSlashBps");
+        ProofClass memory pc = ProofClass({
+            n: p.n,
+            leaf: p.leaf,
+            k: p.k,
+            c: p.c,
+            logLeaves: uint8(logLeaves),
+            logStratum: uint8(logLeaves - _log2(p.k)),
+            commitWindow: p.commitWindow,
+            openWindow: p.openWindow,
+            disputeWindow: p.disputeWindow,
+            challengeBps: p.challengeBps,
+            missSlashBps: p.missSlashBps,
+            fraudSlashBps: p.fraudSlashBps,
+            exists: true
+        });
+        _classes[classId] = pc;
+        emit ClassSet(classId, pc);
+    }
+
+    // ---------------------------------------------------------------- hooks
+
+    /// @inheritdoc IPoCPSVerifier
+    function prepare(uint256 deviceId) external {
+        if (msg.sender != address(staking)) revert NotStaking(msg.sender);
+        for (uint256 p = 0; p < 2; ++p) {
+            Record storage r = _records[deviceId][p];
+            r.root = bytes32(uint256(1));
+            r.epoch = EMPTY_EPOCH;
+        }
+    }
+
+    /// @inheritdoc IPoCPSVerifier
+    function forceChallenge(uint256 deviceId, uint256 epoch) external {
+        if (msg.sender != pool) revert NotPool(msg.sender);
+        forcedEpochPlusOne[deviceId] = epoch + 1;
+        emit ChallengeForced(deviceId, epoch);
+    }
+
+    // ---------------------------------------------------------------- keeper
+
+    /// @notice Store the current epoch's seed (the hash of its first block). Anyone may call; the
+    ///         agent does at the start of every epoch. An epoch whose seed nobody stores within
+    ///         256 blocks has no challenges.
+    function checkpoint() external returns (bytes32 seed) {
+        return _seed(currentEpoch(), true);
+    }
+
+    // ---------------------------------------------------------------- prover
+
+    /// @notice Operator: commit the Merkle root of this epoch's product for a selected device.
+    function commit(uint256 deviceId, uint256 epoch, bytes32 root) external {
+        if (root == bytes32(0)) revert ZeroRoot();
+        uint256 current = currentEpoch();
+        if (epoch != current) revert WrongEpoch(epoch, current);
+        (address owner, address operator, uint16 classId, IStaking.ChallengeMode mode) =
+            staking.challengeInfo(deviceId, epoch);
+        if (msg.sender != operator) revert NotOperator(deviceId, msg.sender);
+        ProofClass memory pc = _class(classId);
+        uint256 deadline = _epochStart(epoch) + pc.commitWindow;
+        if (block.number >= deadline) revert CommitWindowClosed(deviceId, epoch, deadline);
+        bytes32 seed = _seed(epoch, true);
+        if (!_selected(seed, owner, classId, mode, deviceId, epoch, pc.challengeBps)) {
+            revert NotSelected(deviceId, epoch);
+        }
+        Record storage r = _records[deviceId][epoch & 1];
+        if (r.epoch == epoch) revert AlreadyCommitted(deviceId, epoch);
+        r.root = root;
+        r.epoch = uint32(epoch);
+        r.commitBlock = uint64(block.number);
+        r.openBlock = 0;
+        r.status = ProofStatus.Committed;
+        emit Committed(deviceId, epoch, root);
+    }
+
+    /// @notice Operator: open the k sampled leaves with their Merkle multiproof.
+    /// @param leaves The k leaves in sample order, each `4 * L` bytes (uint32 big-endian entries).
+    /// @param proof `k * logStratum` nodes: sample q's siblings inside its stratum, leaf level first.
+    /// @dev A wrong recomputed entry is fraud: the device is slashed and jailed (no revert).
+    function open(uint256 deviceId, uint256 epoch, bytes calldata leaves, bytes32[] calldata proof) external {
+        Record storage r = _records[deviceId][epoch & 1];
+        (ProofClass memory pc, IStaking.ChallengeMode mode) = _openable(r, deviceId, epoch);
+        if (leaves.length != uint256(pc.k) * pc.leaf * 4 || proof.length != uint256(pc.k) * pc.logStratum) {
+            revert BadLength(leaves.length, proof.length);
+        }
+        bytes32 root = r.root;
+        bytes32 sseed = keccak256(abi.encode(blockhash(r.commitBlock), root));
+        if (_openingRoot(pc, sseed, leaves, proof) != root) revert BadProof(deviceId, epoch);
+
+        bytes32 s = keccak256(abi.encode(epochSeed[epoch], deviceId, epoch));
+        Check memory wrong = _firstWrongEntry(pc, sseed, s, leaves);
+        if (wrong.q < pc.c) {
+            // The prover's own opening convicts it: no bounty, the whole slash is burned.
+            _slashFraud(r, deviceId, epoch, pc.fraudSlashBps, address(0), wrong);
+            return;
+        }
+        r.openBlock = uint64(block.number);
+        r.status = ProofStatus.Opened;
+        emit Opened(deviceId, epoch, sseed);
+        if (mode == IStaking.ChallengeMode.Always) staking.activate(deviceId);
+    }
+
+    /// @dev Checks of `open` before the proof: committed, not opened, in the window, operator.
+    function _openable(Record storage r, uint256 deviceId, uint256 epoch)
+        internal
+        view
+        returns (ProofClass memory pc, IStaking.ChallengeMode mode)
+    {
+        if (r.epoch != epoch) revert NotCommitted(deviceId, epoch);
+        if (r.status != ProofStatus.Committed) revert AlreadyOpened(deviceId, epoch);
+        uint256 commitBlock = r.commitBlock;
+        if (block.number <= commitBlock) revert OpenTooEarly(deviceId, epoch);
+        address operator;
+        uint16 classId;
+        (, operator, classId, mode) = staking.challengeInfo(deviceId, epoch);
+        if (msg.sender != operator) revert NotOperator(deviceId, msg.sender);
+        pc = _class(classId);
+        if (block.number > commitBlock + pc.openWindow) {
+            revert OpenWindowClosed(deviceId, epoch, commitBlock + pc.openWindow);
+        }
+    }
+
+    /// @dev Recompute the first `c` samples; returns the first wrong one (q == c when all agree).
+    function _firstWrongEntry(ProofClass memory pc, bytes32 sseed, bytes32 s, bytes calldata leaves)
+        internal
+        pure
+        returns (Check memory w)
+    {
+        uint256 leafBytes = uint256(pc.leaf) * 4;
+        for (; w.q < pc.c; ++w.q) {
+            uint256 leafIndex;
+            (leafIndex, w.entry) = _sample(sseed, w.q, pc);
+            w.claimed = _entryAt(leaves[w.q * leafBytes:(w.q + 1) * leafBytes], w.entry);
+            uint256 flat = leafIndex * pc.leaf + w.entry;
+            w.expected = entry(s, pc.n, flat / pc.n, flat % pc.n);
+            if (w.claimed != w.expected) return w;
+        }
+    }
+
+    // ---------------------------------------------------------------- verifiers
+
+    /// @notice Anyone: prove that entry `entryIndex` of opened sample `q` is wrong. The disputer
+    ///         resends that leaf with its full Merkle path; the contract recomputes the entry.
+    ///         A mismatch slashes the device at `fraudSlashBps` and pays the disputer the bounty;
+    ///         a correct entry reverts with `NoFraud`.
+    function dispute(
+        uint256 deviceId,
+        uint256 epoch,
+        uint256 q,
+        uint256 entryIndex,
+        bytes calldata leaf,
+        bytes32[] calldata path
+    ) external {
+        Record storage r = _records[deviceId][epoch & 1];
+        ProofClass memory pc = _disputable(r, deviceId, epoch);
+        if (q >= pc.k || entryIndex >= pc.leaf) revert BadSample(q, entryIndex);
+        if (leaf.length != uint256(pc.leaf) * 4 || path.length != pc.logLeaves) {
+            revert BadLength(leaf.length, path.length);
+        }
+        bytes32 root = r.root;
+        (uint256 leafIndex,) = _sample(keccak256(abi.encode(blockhash(r.commitBlock), root)), q, pc);
+        if (_pathRoot(leafIndex, leaf, path) != root) revert BadProof(deviceId, epoch);
+        Check memory w;
+        w.q = q;
+        w.entry = entryIndex;
+        w.claimed = _entryAt(leaf, entryIndex);
+        uint256 flat = leafIndex * pc.leaf + entryIndex;
+        w.expected = entry(keccak256(abi.encode(epochSeed[epoch], deviceId, epoch)), pc.n, flat / pc.n, flat % pc.n);
+        if (w.claimed == w.expected) revert NoFraud(deviceId, epoch, q, entryIndex);
+        _slashFraud(r, deviceId, epoch, pc.fraudSlashBps, msg.sender, w);
+    }
+
+    /// @dev A wrong entry is proven: mark the record, slash and jail, pay `reporter` (if any).
+    function _slashFraud(
+        Record storage r,
+        uint256 deviceId,
+        uint256 epoch,
+        uint256 bps,
+        address reporter,
+        Check memory w
+    ) internal {
+        r.status = ProofStatus.Slashed;
+        uint256 slashed = staking.slash(deviceId, bps, reporter);
+        emit FraudProven(deviceId, epoch, reporter, w.q, w.entry, w.claimed, w.expected, slashed);
+    }
+
+    /// @dev Root implied by one leaf and its full Merkle path.
+    function _pathRoot(uint256 leafIndex, bytes calldata leaf, bytes32[] calldata path)
+        internal
+        view
+        returns (bytes32)
+    {
+        uint256 leafAt;
+        uint256 pathAt;
+        assembly {
+            leafAt := leaf.offset
+            pathAt := path.offset
+        }
+        return _fold(_leafHash(leafAt, leaf.length), leafIndex, pathAt, path.length);
+    }
+
+    /// @dev Checks of `dispute` on the record: opened for `epoch`, dispute window open.
+    function _disputable(Record storage r, uint256 deviceId, uint256 epoch)
+        internal
+        view
+        returns (ProofClass memory pc)
+    {
+        if (r.epoch != epoch || r.status != ProofStatus.Opened) revert NotOpened(deviceId, epoch);
+        (,, uint16 classId,) = staking.challengeInfo(deviceId, epoch);
+        pc = _class(classId);
+        uint256 deadline = uint256(r.openBlock) + pc.disputeWindow;
+        if (block.number > deadline) revert DisputeWindowClosed(deviceId, epoch, deadline);
+    }
+
+    /// @notice Anyone: report that a selected device has no valid opening for `epoch`. Accepted
+    ///         once its windows have passed and until the end of epoch `epoch + 1`.
+    function reportMissed(uint256 deviceId, uint256 epoch) external {
+        uint256 current = currentEpoch();
+        if (epoch > current) revert EpochNotStarted(epoch);
+        if (current > epoch + 1) revert ReportTooLate(deviceId, epoch);
+        (address owner,, uint16 classId, IStaking.ChallengeMode mode) = staking.challengeInfo(deviceId, epoch);
+        ProofClass memory pc = _class(classId);
+        bytes32 seed = epochSeed[epoch];
+        if (seed == bytes32(0)) seed = _seed(epoch, false);
+        if (seed == bytes32(0) || !_selected(seed, owner, classId, mode, deviceId, epoch, pc.challengeBps)) {
+            revert NotSelected(deviceId, epoch);
+        }
+        Record storage r = _records[deviceId][epoch & 1];
+        uint256 from;
+        if (r.epoch == epoch) {
+            ProofStatus status = r.status;
+            if (status == ProofStatus.Opened) revert NotMissed(deviceId, epoch);
+            if (status == ProofStatus.Slashed) revert AlreadySlashed(deviceId, epoch);
+            from = uint256(r.commitBlock) + pc.openWindow + 1;
+        } else {
+            from = _epochStart(epoch) + pc.commitWindow;
+            r.epoch = uint32(epoch);
+        }
+        if (block.number < from) revert ReportTooEarly(deviceId, epoch, from);
+        r.status = ProofStatus.Slashed;
+        uint256 slashed = staking.slash(deviceId, pc.missSlashBps, msg.sender);
+        emit MissReported(deviceId, epoch, msg.sender, slashed);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice Current epoch (same clock as `Staking`).
+    function currentEpoch() public view returns (uint256) {
+        return (block.number - genesisBlock) / epochBlocks;
+    }
+
+    /// @notice First block of `epoch`.
+    function epochStart(uint256 epoch) external view returns (uint256) {
+        return _epochStart(epoch);
+    }
+
+    /// @notice PoCPS parameters of a class.
+    function classParams(uint16 classId) external view returns (ProofClass memory) {
+        return _classes[classId];
+    }
+
+    /// @notice The proof record of `deviceId` in the slot of `epoch`'s parity.
+    function record(uint256 deviceId, uint256 epoch) external view returns (Record memory) {
+        return _records[deviceId][epoch & 1];
+    }
+
+    /// @inheritdoc IPoCPSVerifier
+    function proofStatus(uint256 deviceId, uint256 epoch) external view returns (ProofStatus) {
+        Record storage r = _records[deviceId][epoch & 1];
+        return r.epoch == epoch ? r.status : ProofStatus.None;
+    }
+
+    /// @notice Whether `deviceId` must prove itself in `epoch` (its epoch seed must be stored).
+    function isChallenged(uint256 deviceId, uint256 epoch) external view returns (bool) {
+        (address owner,, uint16 classId, IStaking.ChallengeMode mode) = staking.challengeInfo(deviceId, epoch);
+        bytes32 seed = epochSeed[epoch];
+        if (seed == bytes32(0) || !_classes[classId].exists) return false;
+        return _selected(seed, owner, classId, mode, deviceId, epoch, _classes[classId].challengeBps);
+    }
+
+    /// @notice The sampled (leaf, entry) pair q of an opening: stratified, one sample per 1/k of
+    ///         the leaves, from `sampleSeed = keccak256(abi.encode(blockhash(commitBlock), root))`.
+    function sampleAt(uint16 classId, bytes32 sampleSeed, uint256 q) external view returns (uint256, uint256) {
+        return _sample(sampleSeed, q, _class(classId));
+    }
+
+    /// @notice C[i][j] of the challenge with seed `s` and size `n`, recomputed in O(n).
+    /// @dev Rebuilds row i of A and column j of B 16 entries (one splitmix64 word) at a time and
+    ///      takes each 16-term dot product with one multiplication: both words are spread into
+    ///      16 lanes of 16 bits, B's lanes in reverse order, so lane 15 of the 256-bit product is
+    ///      sum_t a_t * b_t (every lane sum is <= 16 * 225 < 2^16, so no carry crosses a lane and
+    ///      the lanes above 15, which wrap modulo 2^256, never reach it).
+    function entry(bytes32 s, uint256 n, uint256 i, uint256 j) public pure returns (uint256 acc) {
+        uint256 rowSeed = uint256(keccak256(abi.encodePacked(s, bytes1("A"), i))) & MASK64;
+        uint256 colSeed = uint256(keccak256(abi.encodePacked(s, bytes1("B"), j))) & MASK64;
+        assembly ("memory-safe") {
+            function splitmix(z) -> r {
+                z := and(mul(xor(z, shr(30, z)), 0xBF58476D1CE4E5B9), 0xFFFFFFFFFFFFFFFF)
+                z := and(mul(xor(z, shr(27, z)), 0x94D049BB133111EB), 0xFFFFFFFFFFFFFFFF)
+                r := xor(z, shr(31, z))
+            }
+            // Nibble t of a 64-bit word -> bits [16t, 16t + 4) of a 256-bit word.
+            function spread(x) -> r {
+                x := or(and(x, 0xFFFFFFFF), shl(128, shr(32, x)))
+                x := or(and(x, 0xffff0000000000000000000000000000ffff),
+                        shl(48, and(x, 0xffff0000000000000000000000000000ffff0000)))
+                x := or(and(x, 0xff00000000000000ff00000000000000ff00000000000000ff),
+                        shl(24, and(x, 0xff00000000000000ff00000000000000ff00000000000000ff00)))
+                r := or(and(x, 0xf0000000f0000000f0000000f0000000f0000000f0000000f0000000f),
+                        shl(12, and(x, 0xf0000000f0000000f0000000f0000000f0000000f0000000f0000000f0)))
+            }
+            // Reverse the order of the 16 nibbles of a 64-bit word.
+            function reverseNibbles(b) -> r {
+                b := and(or(shr(32, b), shl(32, b)), 0xFFFFFFFFFFFFFFFF)
+                b := or(and(shr(16, b), 0x0000FFFF0000FFFF), shl(16, and(b, 0x0000FFFF0000FFFF)))
+                b := or(and(shr(8, b), 0x00FF00FF00FF00FF), shl(8, and(b, 0x00FF00FF00FF00FF)))
+                r := or(and(shr(4, b), 0x0F0F0F0F0F0F0F0F), shl(4, and(b, 0x0F0F0F0F0F0F0F0F)))
+            }
+            let blocks := shr(4, n)
+            let ctr := 0
+            for { let blk := 0 } lt(blk, blocks) { blk := add(blk, 1) } {
+                // Counter (blk + 1) * golden, modulo 2^64 like the seed additions below.
+                ctr := and(add(ctr, 0x9E3779B97F4A7C15), 0xFFFFFFFFFFFFFFFF)
+                let a := spread(splitmix(and(add(rowSeed, ctr), 0xFFFFFFFFFFFFFFFF)))
+                let b := spread(reverseNibbles(splitmix(and(add(colSeed, ctr), 0xFFFFFFFFFFFFFFFF))))
+                acc := add(acc, shr(240, mul(a, b)))
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _class(uint16 classId) internal view returns (ProofClass memory pc) {
+        pc = _classes[classId];
+        if (!pc.exists) revert UnknownClass(classId);
+    }
+
+    function _epochStart(uint256 epoch) internal view returns (uint256) {
+        return genesisBlock + epoch * epochBlocks;
+    }
+
+    /// @dev The stored seed of `epoch`, storing it first when its block hash is still available.
+    ///      With `strict`, an unavailable seed reverts; otherwise it returns zero.
+    function _seed(uint256 epoch, bool strict) internal returns (bytes32 seed) {
+        seed = epochSeed[epoch];
+        if (seed != bytes32(0)) return seed;
+        uint256 start = _epochStart(epoch);
+        if (block.number <= start) {
+            if (strict) revert EpochNotStarted(epoch);
+            return bytes32(0);
+        }
+        seed = blockhash(start);
+        if (seed == bytes32(0)) {
+            if (strict) revert SeedUnavailable(epoch);
+            return seed;
+        }
+        epochSeed[epoch] = seed;
+        emit EpochCheckpointed(epoch, seed);
+    }
+
+    /// @dev Selection of PROTOCOL.md 4.2: all of a provider's devices of a class together.
+    function _selected(
+        bytes32 seed,
+        address owner,
+        uint16 classId,
+        IStaking.ChallengeMode mode,
+        uint256 deviceId,
+        uint256 epoch,
+        uint256 challengeBps
+    ) internal view returns (bool) {
+        if (mode == IStaking.ChallengeMode.Exempt) return false;
+        if (mode == IStaking.ChallengeMode.Always) return true;
+        if (forcedEpochPlusOne[deviceId] == epoch + 1) return true;
+        return uint256(keccak256(abi.encode(seed, owner, uint256(classId)))) % 10_000 < challengeBps;
+    }
+
+    function _sample(bytes32 sseed, uint256 q, ProofClass memory pc)
+        internal
+        pure
+        returns (uint256 leafIndex, uint256 entryIndex)
+    {
+        uint256 h = uint256(keccak256(abi.encode(sseed, q)));
+        uint256 logS = pc.logStratum;
+        leafIndex = (q << logS) | (h & ((1 << logS) - 1));
+        entryIndex = (h >> 128) & (uint256(pc.leaf) - 1);
+    }
+
+    /// @dev Entry `index` (uint32 big-endian) of a leaf in calldata.
+    function _entryAt(bytes calldata leaf, uint256 index) internal pure returns (uint256 v) {
+        assembly {
+            v := shr(224, calldataload(add(leaf.offset, mul(index, 4))))
+        }
+    }
+
+    /// @dev sha256(0x00 || leaf) through the precompile at address 2; the leaf is `len` bytes of
+    ///      calldata at `offset`, copied past the free memory pointer.
+    function _leafHash(uint256 offset, uint256 len) internal view returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore8(ptr, 0)
+            calldatacopy(add(ptr, 1), offset, len)
+            if iszero(staticcall(gas(), 2, ptr, add(len, 1), 0x00, 0x20)) { revert(0, 0) }
+            h := mload(0x00)
+        }
+    }
+
+    /// @dev Fold `depth` sibling words of calldata at `siblings` (leaf level first) onto `node`:
+    ///      sha256(0x01 || left || right) in memory past the free pointer. Bit t of `index` says
+    ///      whether the node at level t is a right child.
+    function _fold(bytes32 node, uint256 index, uint256 siblings, uint256 depth)
+        internal
+        view
+        returns (bytes32 result)
+    {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore8(ptr, 1)
+            for { let t := 0 } lt(t, depth) { t := add(t, 1) } {
+                let sib := calldataload(add(siblings, mul(t, 32)))
+                switch and(shr(t, index), 1)
+                case 0 {
+                    mstore(add(ptr, 1), node)
+                    mstore(add(ptr, 33), sib)
+                }
+                default {
+                    mstore(add(ptr, 1), sib)
+                    mstore(add(ptr, 33), node)
+                }
+                if iszero(staticcall(gas(), 2, ptr, 65, 0x00, 0x20)) { revert(0, 0) }
+                node := mload(0x00)
+            }
+            result := node
+        }
+    }
+
+    /// @dev Rebuild each stratum root from its sample's leaf and in-stratum path, then the k
+    ///      stratum roots pairwise up to the root (nothing sent that could be derived).
+    function _openingRoot(ProofClass memory pc, bytes32 sseed, bytes calldata leaves, bytes32[] calldata proof)
+        internal
+        view
+        returns (bytes32)
+    {
+        uint256 leavesAt;
+        uint256 proofAt;
+        assembly {
+            leavesAt := leaves.offset
+            proofAt := proof.offset
+        }
+        uint256 leafBytes = uint256(pc.leaf) * 4;
+        uint256 pathBytes = uint256(pc.logStratum) * 32;
+        bytes32[] memory level = new bytes32[](pc.k);
+        for (uint256 q = 0; q < pc.k; ++q) {
+            (uint256 leafIndex,) = _sample(sseed, q, pc);
+            bytes32 h = _leafHash(leavesAt + q * leafBytes, leafBytes);
+            level[q] = _fold(h, leafIndex, proofAt + q * pathBytes, pc.logStratum);
+        }
+        for (uint256 width = pc.k; width > 1; width >>= 1) {
+            for (uint256 x = 0; x < width / 2; ++x) {
+                level[x] = sha256(abi.encodePacked(bytes1(0x01), level[2 * x], level[2 * x + 1]));
+            }
+        }
+        return level[0];
+    }
+
+    function _log2(uint256 x) internal pure returns (uint256 r) {
+        while (x > 1) {
+            x >>= 1;
+            ++r;
+        }
+    }
+}

@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+import {PinToken} from "./PinToken.sol";
+import {IStaking} from "./interfaces/IStaking.sol";
+import {IPoCPSVerifier} from "./interfaces/IPoCPSVerifier.sol";
+
+/// @title Staking
+/// @notice Providers bond PIN behind devices; Active devices share block emissions (halving,
+///         capped) in proportion to their class weight; the PoCPS verifier activates devices that
+///         prove themselves and slashes those that fail.
+/// @dev One reward-per-weight accumulator (Synthetix StakingRewards / Livepeer LIP-36): every
+///      function is O(1) in the number of devices; each device is checkpointed before any change
+///      of its weight. The owner key manages bond and rewards; the operator key (held by the agent
+///      daemon) can only prove. See docs/protocol.md for the state machine and every bound.
+contract Staking is IStaking, AccessControl, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    // ---------------------------------------------------------------- types
+
+    /// @dev Packed into 4 slots. Slot 0: owner | classId | state | since | stateEpoch.
+    ///      Slot 1: operator | maintUntil | unbondAt. Slot 2: bond | rewards. Slot 3: paid. Slot 4: fingerprint.
+    struct Device {
+        address owner;
+        uint16 classId;
+        DeviceState state;
+        uint32 since; // first epoch the device owes challenges
+        uint32 stateEpoch; // Jailed/Exiting: first epoch with no duty; Maintenance: first exempt epoch
+        address operator;
+        uint32 maintUntil; // Maintenance: first epoch the device must prove again
+        uint64 unbondAt; // Exiting: block from which the bond can be withdrawn
+        uint128 bond;
+        uint128 rewards; // accrued maintenance rewards not yet claimed
+        uint256 rewardPerWeightPaid; // accumulator value at the device's last checkpoint
+        bytes32 fingerprint;
+    }
+
+    /// @dev Staking-side parameters of a device class (PoCPS and pricing live in their contracts).
+    struct ClassParams {
+        uint128 minBond;
+        uint32 weight;
+        uint32 active; // Active devices of the class: the pool's supply R
+        bool exists;
+    }
+
+    // ---------------------------------------------------------------- errors
+
+    error UnknownClass(uint16 classId);
+    error InvalidParameter(string name);
+    error FingerprintInUse(bytes32 fingerprint, uint256 deviceId);
+    error UnknownDevice(uint256 deviceId);
+    error NotDeviceOwner(uint256 deviceId, address caller);
+    error NotVerifier(address caller);
+    error VerifierAlreadySet();
+    error WrongState(uint256 deviceId, DeviceState state);
+    error StillUnbonding(uint256 deviceId, uint64 unbondAt);
+    error ZeroAddress();
+    error MaintenanceTooLong(uint256 epochs, uint256 maxEpochs);
+    error NothingToClaim(uint256 deviceId);
+
+    // ---------------------------------------------------------------- events
+
+    event ClassSet(uint16 indexed classId, uint128 minBond, uint32 weight);
+    event VerifierSet(address verifier);
+    event DeviceRegistered(
+        uint256 indexed deviceId, address indexed owner, uint16 indexed classId, bytes32 fingerprint,
+        address operator, uint128 bond
+    );
+    event OperatorChanged(uint256 indexed deviceId, address operator);
+    event DeviceActivated(uint256 indexed deviceId, uint16 indexed classId);
+    event DeviceSlashed(
+        uint256 indexed deviceId, address indexed reporter, uint256 slashed, uint256 bounty, uint256 burned
+    );
+    event DeviceJailed(uint256 indexed deviceId, uint256 epoch);
+    event DeviceUnjailed(uint256 indexed deviceId, uint128 topUp);
+    event MaintenanceDeclared(uint256 indexed deviceId, uint32 fromEpoch, uint32 untilEpoch);
+    event DeviceExiting(uint256 indexed deviceId, uint64 unbondAt);
+    event BondWithdrawn(uint256 indexed deviceId, address indexed owner, uint256 amount);
+    event RewardsClaimed(uint256 indexed deviceId, address indexed owner, uint256 amount);
+
+    // ---------------------------------------------------------------- constants / immutables
+
+    /// @notice Largest number of epochs a maintenance declaration may cover (30 days at 1 h).
+    uint256 public constant MAX_MAINTENANCE_EPOCHS = 720;
+    /// @dev Halvings after which the emission is treated as zero: bounds `_emittedUntil`'s loop.
+    uint256 internal constant MAX_HALVINGS = 64;
+
+    PinToken public immutable token;
+    /// @inheritdoc IStaking
+    uint256 public immutable genesisBlock;
+    /// @inheritdoc IStaking
+    uint256 public immutable epochBlocks;
+    /// @notice Blocks between `deregister` and `withdraw` (>= 2 epochs: late fault reports fit).
+    uint256 public immutable unbondingBlocks;
+    /// @notice Emission per block before the first halving (base units).
+    uint256 public immutable rewardPerBlock;
+    /// @notice Blocks between halvings of `rewardPerBlock`.
+    uint256 public immutable halvingBlocks;
+    /// @notice Most tokens emissions may ever create (<= token cap - supply at deployment).
+    uint256 public immutable maxEmission;
+    /// @notice Share of a slash paid to its reporter, in basis points; the rest is burned.
+    uint16 public immutable bountyBps;
+
+    // ---------------------------------------------------------------- storage
+
+    IPoCPSVerifier public verifier;
+    uint256 public deviceCount;
+    mapping(uint256 deviceId => Device) internal _devices;
+    mapping(uint16 classId => ClassParams) public classes;
+    /// @notice Device holding a fingerprint (0 when free). Freed on withdrawal.
+    mapping(bytes32 fingerprint => uint256 deviceId) public deviceOfFingerprint;
+
+    /// @notice Reward-per-weight accumulator, scaled by 1e18.
+    uint256 public rewardPerWeight;
+    /// @notice Emission accounted into the accumulator (or forfeited while no device was Active).
+    uint256 public emissionAccounted;
+    /// @notice Block up to which emission is accounted.
+    uint256 public lastRewardBlock;
+    /// @notice Sum of the class weights of Active devices.
+    uint256 public totalWeight;
+    /// @notice Tokens minted as rewards so far (<= emissionAccounted <= maxEmission).
+    uint256 public totalMinted;
+    /// @notice Bonds held (conservation: token balance of this contract == totalBonded).
+    uint256 public totalBonded;
+
+    // ---------------------------------------------------------------- construction / governance
+
+    constructor(
+        PinToken token_,
+        uint256 genesisBlock_,
+        uint256 epochBlocks_,
+        uint256 unbondingBlocks_,
+        uint256 rewardPerBlock_,
+        uint256 halvingBlocks_,
+        uint256 maxEmission_,
+        uint16 bountyBps_,
+        address admin
+    ) {
+        if (address(token_) == address(0) || admin == address(0)) revert ZeroAddress();
+        if (epochBlocks_ == 0 || epochBlocks_ > type(uint32).max) revert InvalidParameter("epochBlocks");
+        if (unbondingBlocks_ < 2 * epochBlocks_) revert InvalidParameter("unbondingBlocks");
+        if (halvingBlocks_ == 0) revert InvalidParameter("halvingBlocks");
+        if (rewardPerBlock_ >= 2 ** 128) revert InvalidParameter("rewardPerBlock");
+        if (maxEmission_ > token_.cap() - token_.totalSupply()) revert InvalidParameter("maxEmission");
+        if (bountyBps_ > 10_000) revert InvalidParameter("bountyBps");
+        token = token_;
+        genesisBlock = genesisBlock_;
+        epochBlocks = epochBlocks_;
+        unbondingBlocks = unbondingBlocks_;
+        rewardPerBlock = rewardPerBlock_;
+        halvingBlocks = halvingBlocks_;
+        maxEmission = maxEmission_;
+        bountyBps = bountyBps_;
+        lastRewardBlock = genesisBlock_ > block.number ? genesisBlock_ : block.number;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    /// @notice Wire the PoCPS verifier (once). It alone may activate and slash.
+    function setVerifier(address verifier_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (address(verifier) != address(0)) revert VerifierAlreadySet();
+        if (verifier_ == address(0)) revert ZeroAddress();
+        verifier = IPoCPSVerifier(verifier_);
+        emit VerifierSet(verifier_);
+    }
+
+    /// @notice Create or update a device class's staking parameters.
+    /// @dev Bounds: `minBond` > 0, `weight` in [1, 1e6]. A weight change applies to devices that
+    ///      activate later; Active devices keep earning at the weight they joined with only if the
+    ///      class weight is unchanged, so governance changes weights only for classes with no
+    ///      Active device (enforced).
+    function setClass(uint16 classId, uint128 minBond, uint32 weight) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (classId == 0) revert InvalidParameter("classId");
+        if (minBond == 0) revert InvalidParameter("minBond");
+        if (weight == 0 || weight > 1_000_000) revert InvalidParameter("weight");
+        ClassParams storage c = classes[classId];
+        if (c.active != 0 && c.weight != weight) revert InvalidParameter("weight");
+        c.minBond = minBond;
+        c.weight = weight;
+        c.exists = true;
+        emit ClassSet(classId, minBond, weight);
+    }
+
+    // ---------------------------------------------------------------- clock
+
+    /// @inheritdoc IStaking
+    function currentEpoch() public view returns (uint256) {
+        return (block.number - genesisBlock) / epochBlocks;
+    }
+
+    // ---------------------------------------------------------------- provider actions
+
+    /// @notice Register a device of `classId`, bonding the class's `minBond` from the caller.
+    /// @param fingerprint Hash of the hardware identity (GPU UUID, model); unique while bonded.
+    /// @param operator Hot key of the agent daemon: commits and opens proofs, nothing else.
+    /// @return deviceId The new device, Pending: it must pass a challenge to become Active.
+    function registerDevice(uint16 classId, bytes32 fingerprint, address operator)
+        external
+        nonReentrant
+        returns (uint256 deviceId)
+    {
+        ClassParams storage c = classes[classId];
+        if (!c.exists) revert UnknownClass(classId);
+        if (operator == address(0)) revert ZeroAddress();
+        uint256 holder = deviceOfFingerprint[fingerprint];
+        if (holder != 0) revert FingerprintInUse(fingerprint, holder);
+        uint128 bond = c.minBond;
+        deviceId = ++deviceCount;
+        deviceOfFingerprint[fingerprint] = deviceId;
+        Device storage d = _devices[deviceId];
+        d.owner = msg.sender;
+        d.classId = classId;
+        d.state = DeviceState.Pending;
+        d.since = uint32(currentEpoch() + 1);
+        d.operator = operator;
+        d.bond = bond;
+        d.fingerprint = fingerprint;
+        totalBonded += bond;
+        emit DeviceRegistered(deviceId, msg.sender, classId, fingerprint, operator, bond);
+        verifier.prepare(deviceId);
+        IERC20(address(token)).safeTransferFrom(msg.sender, address(this), bond);
+    }
+
+    /// @notice Owner: hand proving to another hot key.
+    function setOperator(uint256 deviceId, address operator) external {
+        Device storage d = _ownedDevice(deviceId);
+        if (operator == address(0)) revert ZeroAddress();
+        d.operator = operator;
+        emit OperatorChanged(deviceId, operator);
+    }
+
+    /// @notice Owner: take the device down for `epochs` epochs from the next one without penalty.
+    /// @dev The current epoch's challenge is still owed. Rewards stop now; the device is not
+    ///      leasable; after the maintenance it must pass a challenge again to be Active.
+    function declareMaintenance(uint256 deviceId, uint256 epochs) external {
+        Device storage d = _ownedDevice(deviceId);
+        if (epochs == 0 || epochs > MAX_MAINTENANCE_EPOCHS) {
+            revert MaintenanceTooLong(epochs, MAX_MAINTENANCE_EPOCHS);
+        }
+        DeviceState s = d.state;
+        if (s != DeviceState.Active && s != DeviceState.Pending) revert WrongState(deviceId, s);
+        if (s == DeviceState.Active) _leaveRewards(deviceId, d);
+        uint256 from = currentEpoch() + 1;
+        d.state = DeviceState.Maintenance;
+        d.stateEpoch = uint32(from);
+        d.maintUntil = uint32(from + epochs);
+        emit MaintenanceDeclared(deviceId, uint32(from), uint32(from + epochs));
+    }
+
+    /// @notice Owner: bring a Jailed device back to Pending, topping its bond up to `minBond`.
+    function unjail(uint256 deviceId) external nonReentrant {
+        Device storage d = _ownedDevice(deviceId);
+        if (d.state != DeviceState.Jailed) revert WrongState(deviceId, d.state);
+        uint128 minBond = classes[d.classId].minBond;
+        uint128 topUp = d.bond < minBond ? minBond - d.bond : 0;
+        d.state = DeviceState.Pending;
+        d.since = uint32(currentEpoch() + 1);
+        d.bond += topUp;
+        totalBonded += topUp;
+        emit DeviceUnjailed(deviceId, topUp);
+        if (topUp > 0) IERC20(address(token)).safeTransferFrom(msg.sender, address(this), topUp);
+    }
+
+    /// @notice Owner: start unbonding. The device owes the current epoch's challenge and stays
+    ///         slashable for earlier faults until `withdraw` becomes possible.
+    function deregister(uint256 deviceId) external {
+        Device storage d = _ownedDevice(deviceId);
+        DeviceState s = d.state;
+        if (s == DeviceState.Exiting || s == DeviceState.Withdrawn) revert WrongState(deviceId, s);
+        if (s == DeviceState.Active) _leaveRewards(deviceId, d);
+        if (s != DeviceState.Jailed) d.stateEpoch = uint32(currentEpoch() + 1);
+        d.state = DeviceState.Exiting;
+        uint64 unbondAt = uint64(block.number + unbondingBlocks);
+        d.unbondAt = unbondAt;
+        emit DeviceExiting(deviceId, unbondAt);
+    }
+
+    /// @notice Owner: after unbonding, take the remaining bond back and free the fingerprint.
+    function withdraw(uint256 deviceId) external nonReentrant {
+        Device storage d = _ownedDevice(deviceId);
+        if (d.state != DeviceState.Exiting) revert WrongState(deviceId, d.state);
+        if (block.number < d.unbondAt) revert StillUnbonding(deviceId, d.unbondAt);
+        uint256 amount = d.bond;
+        d.bond = 0;
+        d.state = DeviceState.Withdrawn;
+        totalBonded -= amount;
+        delete deviceOfFingerprint[d.fingerprint];
+        emit BondWithdrawn(deviceId, msg.sender, amount);
+        if (amount > 0) IERC20(address(token)).safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Owner: mint the device's accrued maintenance rewards to the owner. O(1).
+    function claim(uint256 deviceId) external nonReentrant returns (uint256 amount) {
+        Device storage d = _ownedDevice(deviceId);
+        if (d.state == DeviceState.Active) {
+            _updateRewards();
+            _accrue(d);
+        }
+        amount = d.rewards;
+        if (amount == 0) revert NothingToClaim(deviceId);
+        d.rewards = 0;
+        totalMinted += amount;
+        emit RewardsClaimed(deviceId, msg.sender, amount);
+        token.mint(msg.sender, amount);
+    }
+
+    // ---------------------------------------------------------------- verifier hooks
+
+    /// @inheritdoc IStaking
+    function activate(uint256 deviceId) external onlyVerifier {
+        Device storage d = _devices[deviceId];
+        DeviceState s = d.state;
+        if (s != DeviceState.Pending && s != DeviceState.Maintenance) revert WrongState(deviceId, s);
+        _updateRewards();
+        d.rewardPerWeightPaid = rewardPerWeight;
+        ClassParams storage c = classes[d.classId];
+        totalWeight += c.weight;
+        c.active += 1;
+        d.state = DeviceState.Active;
+        emit DeviceActivated(deviceId, d.classId);
+    }
+
+    /// @inheritdoc IStaking
+    function slash(uint256 deviceId, uint256 bps, address reporter)
+        external
+        onlyVerifier
+        nonReentrant
+        returns (uint256 slashed)
+    {
+        Device storage d = _devices[deviceId];
+        DeviceState s = d.state;
+        if (s == DeviceState.None || s == DeviceState.Withdrawn) revert WrongState(deviceId, s);
+        slashed = uint256(d.bond) * bps / 10_000;
+        // slashed <= bond because bps <= 10_000 (checked by the verifier's class bounds).
+        d.bond -= uint128(slashed);
+        totalBonded -= slashed;
+        if (s == DeviceState.Active) _leaveRewards(deviceId, d);
+        if (s != DeviceState.Exiting && s != DeviceState.Jailed) {
+            d.state = DeviceState.Jailed;
+            d.stateEpoch = uint32(currentEpoch());
+            emit DeviceJailed(deviceId, currentEpoch());
+        }
+        uint256 bounty = reporter == address(0) ? 0 : slashed * bountyBps / 10_000;
+        uint256 burned = slashed - bounty;
+        emit DeviceSlashed(deviceId, reporter, slashed, bounty, burned);
+        if (bounty > 0) IERC20(address(token)).safeTransfer(reporter, bounty);
+        if (burned > 0) token.burn(burned);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IStaking
+    function challengeInfo(uint256 deviceId, uint256 epoch)
+        external
+        view
+        returns (address owner, address operator, uint16 classId, ChallengeMode mode)
+    {
+        Device storage d = _devices[deviceId];
+        owner = d.owner;
+        operator = d.operator;
+        classId = d.classId;
+        DeviceState s = d.state;
+        if (s == DeviceState.None || s == DeviceState.Withdrawn || epoch < d.since) return (owner, operator, classId, mode);
+        if (s == DeviceState.Pending) {
+            mode = ChallengeMode.Always;
+        } else if (s == DeviceState.Active) {
+            mode = ChallengeMode.Sampled;
+        } else if (s == DeviceState.Maintenance) {
+            // Owed until maintenance starts; after it ends the device must prove itself again.
+            if (epoch < d.stateEpoch) mode = ChallengeMode.Sampled;
+            else if (epoch >= d.maintUntil) mode = ChallengeMode.Always;
+        } else if (epoch < d.stateEpoch) {
+            // Jailed or Exiting: duties of the epochs before the state change remain.
+            mode = ChallengeMode.Sampled;
+        }
+    }
+
+    /// @inheritdoc IStaking
+    function deviceSummary(uint256 deviceId)
+        external
+        view
+        returns (address owner, uint16 classId, DeviceState state)
+    {
+        Device storage d = _devices[deviceId];
+        return (d.owner, d.classId, d.state);
+    }
+
+    /// @notice The full record of a device.
+    function getDevice(uint256 deviceId) external view returns (Device memory) {
+        return _devices[deviceId];
+    }
+
+    /// @inheritdoc IStaking
+    function activeCount(uint16 classId) external view returns (uint256) {
+        return classes[classId].active;
+    }
+
+    /// @notice Maintenance rewards the device could claim now.
+    function earned(uint256 deviceId) external view returns (uint256) {
+        Device storage d = _devices[deviceId];
+        if (d.state != DeviceState.Active) return d.rewards;
+        uint256 rpw = rewardPerWeight;
+        uint256 tw = totalWeight;
+        if (tw > 0) rpw += (_emittedUntil(block.number) - emissionAccounted) * 1e18 / tw;
+        return d.rewards + uint256(classes[d.classId].weight) * (rpw - d.rewardPerWeightPaid) / 1e18;
+    }
+
+    /// @notice Total emission scheduled from genesis up to `blockNumber`, capped at `maxEmission`.
+    /// @dev Loops once per halving period elapsed, at most `MAX_HALVINGS` (64) times.
+    function emittedUntil(uint256 blockNumber) external view returns (uint256) {
+        return _emittedUntil(blockNumber);
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    modifier onlyVerifier() {
+        if (msg.sender != address(verifier)) revert NotVerifier(msg.sender);
+        _;
+    }
+
+    function _ownedDevice(uint256 deviceId) internal view returns (Device storage d) {
+        d = _devices[deviceId];
+        if (d.owner == address(0)) revert UnknownDevice(deviceId);
+        if (d.owner != msg.sender) revert NotDeviceOwner(deviceId, msg.sender);
+    }
+
+    function _emittedUntil(uint256 blockNumber) internal view returns (uint256 total) {
+        if (blockNumber <= genesisBlock) return 0;
+        uint256 elapsed = blockNumber - genesisBlock;
+        uint256 rate = rewardPerBlock;
+        uint256 period = halvingBlocks;
+        for (uint256 i = 0; i < MAX_HALVINGS && rate > 0; ++i) {
+            if (elapsed <= period) {
+                total += elapsed * rate;
+                break;
+            }
+            total += period * rate;
+            elapsed -= period;
+            rate >>= 1;
+        }
+        if (total > maxEmission) total = maxEmission;
+    }
+
+    /// @dev Bring the accumulator up to this block. Emission while no device is Active is
+    ///      forfeited (accounted, never minted), which keeps every claim O(1).
+    function _updateRewards() internal {
+        if (block.number == lastRewardBlock) return;
+        uint256 emitted = _emittedUntil(block.number);
+        uint256 delta = emitted - emissionAccounted;
+        uint256 tw = totalWeight;
+        if (tw > 0 && delta > 0) rewardPerWeight += delta * 1e18 / tw;
+        emissionAccounted = emitted;
+        lastRewardBlock = block.number;
+    }
+
+    /// @dev Credit an Active device with its share since its last checkpoint.
+    function _accrue(Device storage d) internal {
+        uint256 rpw = rewardPerWeight;
+        d.rewards += uint128(uint256(classes[d.classId].weight) * (rpw - d.rewardPerWeightPaid) / 1e18);
+        d.rewardPerWeightPaid = rpw;
+    }
+
+    /// @dev An Active device stops earning: checkpoint it, then remove its weight and count.
+    function _leaveRewards(uint256, Device storage d) internal {
+        _updateRewards();
+        _accrue(d);
+        ClassParams storage c = classes[d.classId];
+        totalWeight -= c.weight;
+        c.active -= 1;
+    }
+}
