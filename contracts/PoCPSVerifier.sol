@@ -471,35 +471,39 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         uint256 rowSeed = uint256(keccak256(abi.encodePacked(s, bytes1("A"), i))) & MASK64;
         uint256 colSeed = uint256(keccak256(abi.encodePacked(s, bytes1("B"), j))) & MASK64;
         assembly ("memory-safe") {
-            function splitmix(z) -> r {
-                z := and(mul(xor(z, shr(30, z)), 0xBF58476D1CE4E5B9), 0xFFFFFFFFFFFFFFFF)
-                z := and(mul(xor(z, shr(27, z)), 0x94D049BB133111EB), 0xFFFFFFFFFFFFFFFF)
-                r := xor(z, shr(31, z))
-            }
-            // Nibble t of a 64-bit word -> bits [16t, 16t + 4) of a 256-bit word.
-            function spread(x) -> r {
-                x := or(and(x, 0xFFFFFFFF), shl(128, shr(32, x)))
-                x := or(and(x, 0xffff0000000000000000000000000000ffff),
-                        shl(48, and(x, 0xffff0000000000000000000000000000ffff0000)))
-                x := or(and(x, 0xff00000000000000ff00000000000000ff00000000000000ff),
-                        shl(24, and(x, 0xff00000000000000ff00000000000000ff00000000000000ff00)))
-                r := or(and(x, 0xf0000000f0000000f0000000f0000000f0000000f0000000f0000000f),
-                        shl(12, and(x, 0xf0000000f0000000f0000000f0000000f0000000f0000000f0000000f0)))
-            }
-            // Reverse the order of the 16 nibbles of a 64-bit word.
-            function reverseNibbles(b) -> r {
-                b := and(or(shr(32, b), shl(32, b)), 0xFFFFFFFFFFFFFFFF)
-                b := or(and(shr(16, b), 0x0000FFFF0000FFFF), shl(16, and(b, 0x0000FFFF0000FFFF)))
-                b := or(and(shr(8, b), 0x00FF00FF00FF00FF), shl(8, and(b, 0x00FF00FF00FF00FF)))
-                r := or(and(shr(4, b), 0x0F0F0F0F0F0F0F0F), shl(4, and(b, 0x0F0F0F0F0F0F0F0F)))
-            }
-            let blocks := shr(4, n)
             let ctr := 0
-            for { let blk := 0 } lt(blk, blocks) { blk := add(blk, 1) } {
-                // Counter (blk + 1) * golden, modulo 2^64 like the seed additions below.
-                ctr := and(add(ctr, 0x9E3779B97F4A7C15), 0xFFFFFFFFFFFFFFFF)
-                let a := spread(splitmix(and(add(rowSeed, ctr), 0xFFFFFFFFFFFFFFFF)))
-                let b := spread(reverseNibbles(splitmix(and(add(colSeed, ctr), 0xFFFFFFFFFFFFFFFF))))
+            for { let left := shr(4, n) } left { left := sub(left, 1) } {
+                // Counter (blk + 1) * golden; it stays below 2^80, and the seed sums below are
+                // reduced modulo 2^64, as the generator's arithmetic is.
+                ctr := add(ctr, 0x9E3779B97F4A7C15)
+                // a = splitmix64(rowSeed + ctr)
+                let a := and(add(rowSeed, ctr), 0xFFFFFFFFFFFFFFFF)
+                a := and(mul(xor(a, shr(30, a)), 0xBF58476D1CE4E5B9), 0xFFFFFFFFFFFFFFFF)
+                a := and(mul(xor(a, shr(27, a)), 0x94D049BB133111EB), 0xFFFFFFFFFFFFFFFF)
+                a := xor(a, shr(31, a))
+                // Spread: nibble t of a -> bits [16t, 16t + 4) (halves, then quarters, ...).
+                a := or(and(a, 0xFFFFFFFF), shl(128, shr(32, a)))
+                a := or(and(a, 0xffff0000000000000000000000000000ffff),
+                        shl(48, and(a, 0xffff0000000000000000000000000000ffff0000)))
+                a := or(and(a, 0xff00000000000000ff00000000000000ff00000000000000ff),
+                        shl(24, and(a, 0xff00000000000000ff00000000000000ff00000000000000ff00)))
+                a := or(and(a, 0xf0000000f0000000f0000000f0000000f0000000f0000000f0000000f),
+                        shl(12, and(a, 0xf0000000f0000000f0000000f0000000f0000000f0000000f0000000f0)))
+                // b = splitmix64(colSeed + ctr)
+                let b := and(add(colSeed, ctr), 0xFFFFFFFFFFFFFFFF)
+                b := and(mul(xor(b, shr(30, b)), 0xBF58476D1CE4E5B9), 0xFFFFFFFFFFFFFFFF)
+                b := and(mul(xor(b, shr(27, b)), 0x94D049BB133111EB), 0xFFFFFFFFFFFFFFFF)
+                b := xor(b, shr(31, b))
+                // Reversed spread: nibble t of b -> bits [16(15 - t), 16(15 - t) + 4). Each step
+                // moves the low part of every chunk up and the high part down (mirror image).
+                b := or(shr(32, b), shl(128, and(b, 0xFFFFFFFF)))
+                b := or(shl(64, and(b, 0xffff0000000000000000000000000000ffff)),
+                        and(shr(16, b), 0xffff0000000000000000000000000000ffff))
+                b := or(shl(32, and(b, 0xff00000000000000ff00000000000000ff00000000000000ff)),
+                        and(shr(8, b), 0xff00000000000000ff00000000000000ff00000000000000ff))
+                b := or(shl(16, and(b, 0xf0000000f0000000f0000000f0000000f0000000f0000000f0000000f)),
+                        and(shr(4, b), 0xf0000000f0000000f0000000f0000000f0000000f0000000f0000000f))
+                // Lane 15 of a * b is sum_t a_t * b_t (no lane sum reaches 2^16: no carries).
                 acc := add(acc, shr(240, mul(a, b)))
             }
         }
@@ -556,7 +560,13 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         pure
         returns (uint256 leafIndex, uint256 entryIndex)
     {
-        uint256 h = uint256(keccak256(abi.encode(sseed, q)));
+        uint256 h;
+        assembly ("memory-safe") {
+            // keccak256(abi.encode(sseed, q)) in the scratch space.
+            mstore(0x00, sseed)
+            mstore(0x20, q)
+            h := keccak256(0x00, 0x40)
+        }
         uint256 logS = pc.logStratum;
         leafIndex = (q << logS) | (h & ((1 << logS) - 1));
         entryIndex = (h >> 128) & (uint256(pc.leaf) - 1);
@@ -631,12 +641,23 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
             bytes32 h = _leafHash(leavesAt + q * leafBytes, leafBytes);
             level[q] = _fold(h, leafIndex, proofAt + q * pathBytes, pc.logStratum);
         }
-        for (uint256 width = pc.k; width > 1; width >>= 1) {
-            for (uint256 x = 0; x < width / 2; ++x) {
-                level[x] = sha256(abi.encodePacked(bytes1(0x01), level[2 * x], level[2 * x + 1]));
+        // Combine the k stratum roots in place: level[x] = node(level[2x], level[2x + 1]).
+        bytes32 top;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore8(ptr, 1)
+            let base := add(level, 0x20)
+            for { let width := mload(level) } gt(width, 1) { width := shr(1, width) } {
+                for { let x := 0 } lt(x, shr(1, width)) { x := add(x, 1) } {
+                    mstore(add(ptr, 1), mload(add(base, shl(6, x))))
+                    mstore(add(ptr, 33), mload(add(base, add(shl(6, x), 0x20))))
+                    if iszero(staticcall(gas(), 2, ptr, 65, 0x00, 0x20)) { revert(0, 0) }
+                    mstore(add(base, shl(5, x)), mload(0x00))
+                }
             }
+            top := mload(base)
         }
-        return level[0];
+        return top;
     }
 
     function _log2(uint256 x) internal pure returns (uint256 r) {

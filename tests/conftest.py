@@ -6,10 +6,10 @@ way `scripts/deploy.py` wires it; `tests/pocps.py` drives real PoCPS challenges 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import pytest
+
+from pinfi.deployer import Deployed as System
+from pinfi.deployer import deploy_protocol, proof_params  # noqa: F401  (re-exported for tests)
 
 GENESIS = 10_000_000 * 10**18
 MAX_SUPPLY = 100_000_000 * 10**18
@@ -34,22 +34,14 @@ PRICING: dict[str, int] = {
 }
 
 
-@dataclass
-class System:
-    """The deployed protocol."""
-
-    token: Any
-    staking: Any
-    verifier: Any
-    pool: Any | None
-    admin: Any
-
-
-def proof_params(p: dict[str, int]) -> tuple[int, ...]:
-    """`PoCPSVerifier.ProofParams` tuple from a class dict."""
-    keys = ("n", "leaf", "k", "c", "commitWindow", "openWindow", "disputeWindow",
-            "challengeBps", "missSlashBps", "fraudSlashBps")
-    return tuple(p[key] for key in keys)
+NETWORK: dict[str, int] = {
+    "maxSupply": MAX_SUPPLY, "genesisSupply": GENESIS, "epochBlocks": EPOCH_BLOCKS,
+    "unbondingBlocks": UNBONDING_BLOCKS, "rewardPerBlock": REWARD_PER_BLOCK,
+    "halvingBlocks": HALVING_BLOCKS, "maxEmission": MAX_EMISSION, "bountyBps": BOUNTY_BPS,
+}
+TEST_CLASS_FULL: dict[str, int] = {
+    "id": CLASS_ID, "minBond": MIN_BOND, "weight": WEIGHT, **TEST_CLASS, **PRICING,
+}
 
 
 @pytest.fixture(scope="session")
@@ -82,27 +74,10 @@ def token(project, deployer):
     return project.PinToken.deploy(MAX_SUPPLY, GENESIS, deployer, deployer, sender=deployer)
 
 
-def deploy_system(project, chain, admin, with_pool: bool = True) -> System:
-    """Deploy and wire PinToken, Staking, PoCPSVerifier (and DissipativePool) for the test class."""
-    token = project.PinToken.deploy(MAX_SUPPLY, GENESIS, admin, admin, sender=admin)
-    genesis = chain.blocks.head.number + 1
-    staking = project.Staking.deploy(
-        token, genesis, EPOCH_BLOCKS, UNBONDING_BLOCKS, REWARD_PER_BLOCK, HALVING_BLOCKS,
-        MAX_EMISSION, BOUNTY_BPS, admin, sender=admin,
-    )
-    verifier = project.PoCPSVerifier.deploy(staking, admin, sender=admin)
-    staking.setVerifier(verifier, sender=admin)
-    token.grantRole(token.MINTER_ROLE(), staking, sender=admin)
-    staking.setClass(CLASS_ID, MIN_BOND, WEIGHT, sender=admin)
-    verifier.setClass(CLASS_ID, proof_params(TEST_CLASS), sender=admin)
-    pool = None
-    if with_pool and hasattr(project, "DissipativePool"):
-        pool = project.DissipativePool.deploy(token, staking, verifier, admin, sender=admin)
-        verifier.setPool(pool, sender=admin)
-        p = PRICING
-        pool.setClass(CLASS_ID, p["pFloor"], p["p0"], p["alpha"], p["betaBps"],
-                      p["maxLeaseEpochs"], p["terminateFeeBps"], p["downBond"], sender=admin)
-    return System(token, staking, verifier, pool, admin)
+def deploy_system(project, chain, admin, with_pool: bool = True, **overrides) -> System:
+    """Deploy and wire the protocol with the test class (`overrides` patch NETWORK)."""
+    return deploy_protocol(project, chain, admin, {**NETWORK, **overrides}, [TEST_CLASS_FULL],
+                           with_pool=with_pool and hasattr(project, "DissipativePool"))
 
 
 @pytest.fixture(scope="module")
