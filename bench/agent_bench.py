@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pinfi import protocol  # noqa: E402
+from pinfi import protocol
 
 log = logging.getLogger("agent_bench")
 
@@ -132,8 +132,8 @@ def machine_info() -> dict[str, Any]:
 
 def format_table(rows: Sequence[dict[str, Any]], title: str) -> str:
     """Plain-text table of benchmark rows."""
-    head = f"{title}\n{'n':>6} {'leaf':>5} {'pipeline_s':>11} {'matmul_s':>9} {'GFLOP/s':>8} {'ratio':>6}"
-    lines = [head]
+    cols = f"{'n':>6} {'leaf':>5} {'pipeline_s':>11} {'matmul_s':>9} {'GFLOP/s':>8} {'ratio':>6}"
+    lines = [title, cols]
     for r in rows:
         lines.append(
             f"{r['n']:>6} {r['leaf']:>5} {r['pipeline_s']:>11.3f} {r['matmul_s']:>9.3f} "

@@ -166,7 +166,9 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         uint256 logLeaves = _log2(n * n / leaf);
         if (p.k == 0 || p.k > 64 || p.k & (p.k - 1) != 0 || _log2(p.k) > logLeaves) revert InvalidParameter("k");
         if (p.c > p.k) revert InvalidParameter("c");
-        if (p.commitWindow == 0) revert InvalidParameter("commitWindow");
+        // The seed is readable from the block after the epoch start: a window of one block
+        // would leave no block to commit in.
+        if (p.commitWindow < 2) revert InvalidParameter("commitWindow");
         if (p.openWindow == 0) revert InvalidParameter("openWindow");
         if (p.disputeWindow == 0) revert InvalidParameter("disputeWindow");
         // Every record of epoch e settles before epoch e + 2 reuses its slot.

@@ -272,7 +272,12 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         DeviceState s = d.state;
         if (s == DeviceState.Exiting || s == DeviceState.Withdrawn) revert WrongState(deviceId, s);
         if (s == DeviceState.Active) _leaveRewards(deviceId, d);
-        if (s != DeviceState.Jailed) d.stateEpoch = uint32(currentEpoch() + 1);
+        // Duties end after the current epoch; a jailed device's, or a maintenance that already
+        // began, ended earlier and stay ended (no slashing for declared maintenance epochs).
+        uint32 next = uint32(currentEpoch() + 1);
+        if (s != DeviceState.Jailed && !(s == DeviceState.Maintenance && d.stateEpoch <= next)) {
+            d.stateEpoch = next;
+        }
         d.state = DeviceState.Exiting;
         uint64 unbondAt = uint64(block.number + unbondingBlocks);
         d.unbondAt = unbondAt;

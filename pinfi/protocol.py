@@ -25,8 +25,10 @@ import logging
 import mmap
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, localcontext
 from pathlib import Path
 
@@ -40,6 +42,7 @@ __all__ = [
     "ProtocolError",
     "build_opening",
     "challenge_seed",
+    "clear_workspace",
     "commit_root",
     "entry",
     "epoch_of",
@@ -57,8 +60,8 @@ __all__ = [
     "mul_div18",
     "per_epoch_price",
     "product",
-    "samples",
     "sample_seed",
+    "samples",
     "seeds",
     "split_payment",
     "splitmix64",
@@ -154,7 +157,10 @@ def _keccak_f1600(a: list[np.ndarray]) -> list[np.ndarray]:
     u = _U64
     for rc in _RC64:
         c = [a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20] for x in range(5)]
-        d = [c[(x - 1) % 5] ^ ((c[(x + 1) % 5] << u[1]) | (c[(x + 1) % 5] >> u[63])) for x in range(5)]
+        d = [
+            c[(x - 1) % 5] ^ ((c[(x + 1) % 5] << u[1]) | (c[(x + 1) % 5] >> u[63]))
+            for x in range(5)
+        ]
         b: list[np.ndarray] = [a[0]] * 25
         for x in range(5):
             dx = d[x]
@@ -284,6 +290,20 @@ def seeds(s: bytes, n: int, tag: bytes) -> np.ndarray:
     return np.ascontiguousarray(digests[:, 24:32]).view(">u8").reshape(n).astype(np.uint64)
 
 
+def _seed_pair(s: bytes, n: int) -> np.ndarray:
+    """Row seeds then column seeds (2n uint64) in one batched keccak."""
+    s = _as_bytes32(s, "s")
+    msgs = np.zeros((2 * n, 65), np.uint8)
+    msgs[:, :32] = np.frombuffer(s, np.uint8)
+    msgs[:n, 32] = ord("A")
+    msgs[n:, 32] = ord("B")
+    idx = np.arange(n, dtype=np.uint64).astype(">u8").view(np.uint8).reshape(n, 8)
+    msgs[:n, 57:65] = idx
+    msgs[n:, 57:65] = idx
+    digests = keccak_batch(msgs)
+    return np.ascontiguousarray(digests[:, 24:32]).view(">u8").reshape(2 * n).astype(np.uint64)
+
+
 def _words(seed_vec: np.ndarray, n: int) -> np.ndarray:
     """``splitmix64(seed + (w+1)*GOLDEN)`` for every seed and word ``w < n/16``: (len, n/16)."""
     counters = np.arange(1, n // 16 + 1, dtype=np.uint64) * np.uint64(GOLDEN)
@@ -298,7 +318,8 @@ def _words(seed_vec: np.ndarray, n: int) -> np.ndarray:
 
 def _nibbles_u8(words: np.ndarray) -> np.ndarray:
     """Unpack words (m, n/16) into their 16 nibbles, low nibble first: (m, n) uint8."""
-    by = np.ascontiguousarray(words.astype("<u8")).view(np.uint8)  # (m, n/2), byte b: nibbles 2b,2b+1
+    # (m, n/2) bytes; byte b of a word holds nibbles 2b (low half) and 2b+1 (high half).
+    by = np.ascontiguousarray(words.astype("<u8")).view(np.uint8)
     out = np.empty((by.shape[0], by.shape[1] * 2), np.uint8)
     np.bitwise_and(by, 15, out=out[:, 0::2])
     np.right_shift(by, 4, out=out[:, 1::2])
@@ -356,6 +377,72 @@ def _row_block(n: int) -> int:
     return max(16, min(n, (1 << 22) // n))
 
 
+_GEN_THREADS = 2
+_gen_pool: ThreadPoolExecutor | None = None
+_ws_lock = threading.Lock()
+_ws: dict[str, object] = {}
+_WS_MAX_N = 8192
+
+
+def _gen_rows(seed_vec: np.ndarray, n: int, out: np.ndarray) -> None:
+    """Fill ``out`` (len(seed_vec) x n float32) with generated rows, on two threads.
+
+    numpy releases the GIL inside its ufunc loops, so the two halves run on two cores.
+    """
+    global _gen_pool
+    m = len(seed_vec)
+    if m < 64 or _default_workers() < 2:
+        _nibbles_f32(_words(seed_vec, n), out=out)
+        return
+    if _gen_pool is None:
+        _gen_pool = ThreadPoolExecutor(_GEN_THREADS, thread_name_prefix="pinfi-gen")
+    step = -(-m // _GEN_THREADS)
+    futures = [
+        _gen_pool.submit(
+            lambda lo, hi: _nibbles_f32(_words(seed_vec[lo:hi], n), out=out[lo:hi]),
+            lo,
+            min(m, lo + step),
+        )
+        for lo in range(0, m, step)
+    ]
+    for f in futures:
+        f.result()
+
+
+def _workspace(n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Reusable scratch (B^T and one A block, float32) for size ``n``; None if in use.
+
+    Reusing the scratch avoids re-faulting ~n*n*4 bytes of fresh pages on every challenge.
+    Only the most recent ``n`` is kept, and only up to ``_WS_MAX_N`` (beyond it the O(n^3)
+    product dwarfs the page faults); :func:`clear_workspace` frees it.
+    """
+    if n > _WS_MAX_N or not _ws_lock.acquire(blocking=False):
+        return None
+    ws = _ws.get("arrays")
+    if not (isinstance(ws, tuple) and ws[0].shape == (n, n)):
+        _ws.clear()
+        ws = (np.empty((n, n), np.float32), np.empty((_row_block(n), n), np.float32))
+        _ws["arrays"] = ws
+    return ws
+
+
+def _reset_after_fork() -> None:
+    """A forked child has none of the parent's threads: start from a fresh pool and lock."""
+    global _gen_pool, _ws_lock
+    _gen_pool = None
+    _ws_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def clear_workspace() -> None:
+    """Drop the cached generator scratch (frees about ``4*n*n`` bytes)."""
+    with _ws_lock:
+        _ws.clear()
+
+
 def _product_f32(
     s: bytes,
     n: int,
@@ -364,24 +451,31 @@ def _product_f32(
 ) -> np.ndarray:
     """Write the exact product into ``out`` (float32 n x n, integer valued) in row blocks."""
     _check_n(n)
-    rs = seeds(s, n, b"A")
-    cs = seeds(s, n, b"B")
-    bt = _nibbles_f32(_words(cs, n))  # bt[j][k] = B[k][j]; BLAS reads bt.T without a copy
-    b_mat = bt.T
-    block = _row_block(n)
-    a_blk = np.empty((block, n), np.float32)
-    for r0 in range(0, n, block):
-        r1 = min(n, r0 + block)
-        a_view = _nibbles_f32(_words(rs[r0:r1], n), out=a_blk[: r1 - r0])
-        np.matmul(a_view, b_mat, out=out[r0:r1])
-        if progress is not None:
-            progress(r1 / n)
+    both = _seed_pair(s, n)
+    rs, cs = both[:n], both[n:]
+    ws = _workspace(n)
+    owned = ws is not None
+    if ws is None:
+        ws = (np.empty((n, n), np.float32), np.empty((_row_block(n), n), np.float32))
+    try:
+        bt, a_blk = ws
+        _gen_rows(cs, n, bt)  # bt[j][k] = B[k][j]; BLAS reads bt.T without a copy
+        b_mat = bt.T
+        block = a_blk.shape[0]
+        for r0 in range(0, n, block):
+            r1 = min(n, r0 + block)
+            a_view = a_blk[: r1 - r0]
+            _gen_rows(rs[r0:r1], n, a_view)
+            np.matmul(a_view, b_mat, out=out[r0:r1])
+            if progress is not None:
+                progress(r1 / n)
+    finally:
+        if owned:
+            _ws_lock.release()
     return out
 
 
-def product(
-    s: bytes, n: int, progress: Callable[[float], None] | None = None
-) -> np.ndarray:
+def product(s: bytes, n: int, progress: Callable[[float], None] | None = None) -> np.ndarray:
     """Return the exact ``C = A @ B`` as uint32 (n x n), fp32 BLAS in row blocks.
 
     Exact: entries are in [0, 16), so every partial sum is an integer below ``225 n < 2^24``.
@@ -456,8 +550,11 @@ def _build_range(
     flat: np.ndarray, leaf: int, nodes: np.ndarray, offsets: list[int], lo: int, hi: int
 ) -> None:
     """Hash leaves ``[lo, hi)`` (an aligned power-of-two range) and their subtree levels."""
-    _hash_leaves_into(flat[lo * leaf : hi * leaf].reshape(hi - lo, leaf), leaf,
-                      nodes[offsets[0] + lo : offsets[0] + hi])
+    _hash_leaves_into(
+        flat[lo * leaf : hi * leaf].reshape(hi - lo, leaf),
+        leaf,
+        nodes[offsets[0] + lo : offsets[0] + hi],
+    )
     level, a, b = 0, lo, hi
     while b - a > 1:
         child = nodes[offsets[level] + a : offsets[level] + b]
@@ -471,6 +568,10 @@ def _fork_available() -> bool:
 
 
 def _default_workers() -> int:
+    """Worker count: ``$PINFI_WORKERS`` if set, else the CPUs this process may run on."""
+    env = os.environ.get("PINFI_WORKERS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - non-Linux
@@ -481,7 +582,13 @@ _PARALLEL_MIN_LEAVES = 4096
 
 
 def _build_nodes(flat: np.ndarray, leaf: int, n_leaves: int, workers: int | None) -> np.ndarray:
-    """Build all ``2N-1`` nodes (level by level, root last), hashing leaf ranges in parallel."""
+    """Build all ``2N-1`` nodes (level by level, root last), hashing leaf ranges in parallel.
+
+    The leaves are cut into ``parts`` aligned power-of-two ranges; forked children (which see
+    ``flat`` copy-on-write) each build their range's subtree into a shared node array while
+    this process builds the first one, then the few levels above the subtrees are hashed here.
+    SHA-256 via hashlib holds the GIL on small inputs, so processes, not threads.
+    """
     offsets = _level_offsets(n_leaves)
     total = 2 * n_leaves - 1
     w = _default_workers() if workers is None else max(1, workers)
@@ -497,25 +604,33 @@ def _build_nodes(flat: np.ndarray, leaf: int, n_leaves: int, workers: int | None
     nodes = _shared_array((total, 32), np.uint8)
     span = n_leaves // parts
     ctx = multiprocessing.get_context("fork")
-    procs = []
+    procs: list[tuple[int, multiprocessing.process.BaseProcess | None]] = []
     for p in range(1, parts):
-        proc = ctx.Process(
+        proc: multiprocessing.process.BaseProcess | None = ctx.Process(
             target=_build_range,
             args=(flat, leaf, nodes, offsets, p * span, (p + 1) * span),
             daemon=True,
         )
-        proc.start()
-        procs.append(proc)
+        try:
+            proc.start()
+        except (AssertionError, OSError) as exc:  # daemonic caller, fork refused, ...
+            log.warning("merkle: cannot fork a hashing worker (%s); hashing here", exc)
+            proc = None
+        procs.append((p, proc))
     try:
         _build_range(flat, leaf, nodes, offsets, 0, span)
     finally:
-        for proc in procs:
-            proc.join()
-    if any(proc.exitcode != 0 for proc in procs):
-        raise RuntimeError("a Merkle hashing worker failed")
-    # Levels above the per-worker subtrees.
-    level = parts.bit_length() - 1  # log2(span) levels up is each subtree root
-    level = len(offsets) - 1 - level
+        for _, proc in procs:
+            if proc is not None:
+                proc.join()
+    for p, proc in procs:
+        if proc is None or proc.exitcode != 0:
+            if proc is not None:
+                log.warning(
+                    "merkle: worker for part %d exited with %s; redoing it", p, proc.exitcode
+                )
+            _build_range(flat, leaf, nodes, offsets, p * span, (p + 1) * span)
+    level = len(offsets) - parts.bit_length()  # the level holding the `parts` subtree roots
     size = parts
     while size > 1:
         child = nodes[offsets[level] : offsets[level] + size]
@@ -543,7 +658,7 @@ class MerkleTree:
     """
 
     def __init__(self, nodes: np.ndarray, data: np.ndarray, leaf_size: int) -> None:
-        """Wrap already built ``nodes`` over ``data`` (n x n or flat) with leaves of ``leaf_size``."""
+        """Wrap built ``nodes`` over ``data`` (n x n or flat) cut in leaves of ``leaf_size``."""
         self.data = data
         self.leaf_size = leaf_size
         self.n_leaves = _check_leaf(leaf_size, int(data.size))
@@ -632,8 +747,9 @@ def commit_root_tree(
     c = _product_f32(s, n, np.empty((n, n), np.float32), progress)
     t1 = time.perf_counter()
     tree = MerkleTree.from_product(c, leaf, workers)
-    log.debug("pipeline n=%d L=%d: product %.3fs, tree %.3fs", n, leaf, t1 - t0,
-              time.perf_counter() - t1)
+    log.debug(
+        "pipeline n=%d L=%d: product %.3fs, tree %.3fs", n, leaf, t1 - t0, time.perf_counter() - t1
+    )
     return tree
 
 
@@ -1030,7 +1146,8 @@ def test_vectors() -> dict[str, object]:
         "class_id": 1,
         "selection_value": int.from_bytes(
             keccak(epoch_seed + word(_address_int(owner)) + word(1)), "big"
-        ) % BPS,
+        )
+        % BPS,
         "device_id": 7,
         "epoch": 3,
         "challenge_seed": "0x" + challenge_seed(epoch_seed, 7, 3).hex(),
@@ -1068,4 +1185,3 @@ def test_vectors() -> dict[str, object]:
         {"fn": "exp2", "x": x, "result": ud_exp2(x)} for x in (UNIT // 3, 5 * UNIT + 123)
     ]  # fmt: skip
     return out
-

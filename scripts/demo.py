@@ -1,12 +1,5 @@
-"""`ape run demo`: the end-to-end run (until the full demo lands: deploy PinToken and report)."""
+"""`ape run demo` (`make demo`): PinFi end to end on a fresh local Anvil (see pinfi/demo.py)."""
 
-import click
-from ape import accounts, chain, project
-from ape.cli import ConnectedProviderCommand
+from pinfi.demo import cli
 
-
-@click.command(cls=ConnectedProviderCommand)
-def cli() -> None:
-    deployer = accounts.test_accounts[0]
-    token = project.PinToken.deploy(10**26, 10**25, deployer, deployer, sender=deployer)
-    click.echo(f"chain {chain.chain_id}: PinToken at {token.address}, supply {token.totalSupply()}")
+__all__ = ["cli"]

@@ -101,3 +101,130 @@ def selected_epoch(chain, system: System, device_id: int, want: bool = True,
         if bool(system.verifier.isChallenged(device_id, e)) == want:
             return e
     raise AssertionError("selection never matched")
+
+
+# ---------------------------------------------------------------------------------------------
+# Strict revert checks, class overrides and dispute calldata (tests/test_staking.py,
+# tests/test_verifier.py). Imports are local: this block is appended to a shared module.
+# ---------------------------------------------------------------------------------------------
+
+
+def _norm(value):
+    """Comparable form of an error argument (accounts/contracts -> lowercase address)."""
+    value = getattr(value, "address", value)
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str) and value.startswith("0x"):
+        return value.lower()
+    return value
+
+
+def _revert_data(exc) -> bytes | None:
+    """Raw revert data of an error ape could not decode (deployments, historical calls)."""
+    import re
+
+    data = getattr(getattr(exc, "base_err", None), "data", None)
+    if isinstance(data, str) and re.fullmatch(r"0x[0-9a-fA-F]*", data):
+        return bytes.fromhex(data[2:])
+    msg = exc.revert_message or ""
+    if re.fullmatch(r"0x[0-9a-fA-F]*", msg):
+        return bytes.fromhex(msg[2:])
+    return None
+
+
+def decode_error(data: bytes, error) -> dict:
+    """Check that revert `data` is the custom error `error` (by selector); return its arguments."""
+    import eth_abi
+
+    abi = error.abi
+    assert data[:4] == proto.keccak(abi.selector.encode())[:4], (
+        f"expected {abi.selector}, got selector 0x{data[:4].hex()}")
+    values = eth_abi.decode([i.canonical_type for i in abi.inputs], data[4:])
+    return {i.name: v for i, v in zip(abi.inputs, values, strict=True)}
+
+
+def error_args(exc, error) -> dict:
+    """Check that `exc` is the custom error `error` (by selector) and return its arguments."""
+    from ape.exceptions import CustomError
+
+    abi = error.abi
+    if isinstance(exc, CustomError):
+        assert exc.abi.selector == abi.selector, f"expected {abi.selector}, got {exc.abi.selector}"
+        return dict(exc.inputs)
+    data = _revert_data(exc)
+    assert data is not None, f"expected {abi.selector}, got an undecodable revert: {exc!r}"
+    return decode_error(data, error)
+
+
+def reverts(error, **inputs):
+    """`ape.reverts(error, **inputs)` made strict.
+
+    `ape.reverts` accepts any undecoded revert (deployments, calls at an old block), any error
+    when the class comes from a container, and silently skips unknown input names. This checks
+    the selector and every named input, decoding the raw revert data when ape did not.
+    """
+    from contextlib import contextmanager
+
+    import ape
+
+    @contextmanager
+    def _ctx():
+        with ape.reverts() as info:
+            yield info
+        actual = error_args(info.value, error)
+        for name, want in inputs.items():
+            assert name in actual, f"{error.abi.name} has no input {name!r}: {actual}"
+            assert _norm(actual[name]) == _norm(want), (
+                f"{error.abi.name}.{name}: expected {want!r}, got {actual[name]!r}")
+
+    return _ctx()
+
+
+def set_proof_class(system: System, class_id: int = CLASS_ID, **overrides) -> None:
+    """Re-set the PoCPS parameters of `class_id` (TEST_CLASS patched by `overrides`)."""
+    from pinfi.deployer import proof_params
+
+    system.verifier.setClass(class_id, proof_params({**TEST_CLASS, **overrides}),
+                             sender=system.admin)
+
+
+def goto_block(chain, number: int) -> None:
+    """Mine until the next block to be mined is `number`."""
+    head = chain.blocks.head.number
+    assert head < number, f"block {number} already mined (head {head})"
+    if head + 1 < number:
+        chain.mine(number - head - 1)
+
+
+def dispute_calldata(tree: proto.MerkleTree, picks, q: int) -> tuple[bytes, list[bytes], int]:
+    """(leaf, full path, sampled entry index) to dispute sample `q` of an opening."""
+    leaf_index, entry_index = picks[q]
+    return tree.leaf_bytes(leaf_index), tree.path(leaf_index), entry_index
+
+
+def quiet_revert_traces():
+    """Context manager: skip ape's call-trace printout on every revert.
+
+    ape enriches and prints the trace of each reverted transaction or call, regenerating its
+    test accounts from the mnemonic each time (about 1 s per revert with the pure-Python
+    secp256k1 backend); revert decoding is unaffected. `PINFI_SHOW_TRACES=1` keeps them.
+    """
+    import contextlib
+    import os
+
+    import pytest
+    from ape_ethereum.trace import Trace
+
+    if os.environ.get("PINFI_SHOW_TRACES"):
+        return contextlib.nullcontext()
+    mp = pytest.MonkeyPatch()
+    mp.setattr(Trace, "show", lambda self, *args, **kwargs: None)
+
+    @contextlib.contextmanager
+    def _ctx():
+        try:
+            yield
+        finally:
+            mp.undo()
+
+    return _ctx()

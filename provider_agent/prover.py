@@ -1,0 +1,494 @@
+"""The per-(device, epoch) PoCPS state machine of the agent.
+
+::
+
+    SELECTED -> COMPUTED -> COMMIT_SENT -> COMMITTED -> OPEN_SENT -> OPENED -> DONE
+         \\___________\\____________\\_____________\\___________\\-> MISSED / FAILED
+
+Every transition is written to the SQLite journal before the next action, the product's Merkle
+tree (with C) is saved on disk before the commit, and each transaction is journaled before it is
+broadcast. On every step the chain is read first (``proofStatus``/``record``): the chain is the
+source of truth, the journal only says what was already sent. So after SIGKILL at any point the
+agent resumes where it was, never sends a second commit for a (device, epoch) the chain already
+has, and re-derives the samples from the commit block actually on the chain (reorgs).
+
+Safety: the agent never opens a root computed from a seed that differs from the one stored at
+commit time (a wrong opening would be slashed as fraud; a miss costs less), and it checks a few
+entries of C against the O(n) recomputation before committing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pinfi import chain as ch
+from pinfi import protocol
+
+from . import state as st
+from .backends import Backend, log_progress
+from .context import ZERO_ADDRESS, Context
+from .state import ProofRow
+
+log = logging.getLogger("provider_agent.prover")
+
+CRASH_ENV = "PROVIDER_AGENT_CRASH_AT"
+"""TEST ONLY: comma-separated crash points (computed, commit_sent, committed, open_sent, opened);
+the agent SIGKILLs itself at the first one it reaches (restart tests)."""
+
+STATUS_NONE, STATUS_COMMITTED, STATUS_OPENED, STATUS_SLASHED = 0, 1, 2, 3
+MODE_EXEMPT, MODE_ALWAYS, MODE_SAMPLED = 0, 1, 2
+
+
+def crash_points() -> set[str]:
+    return {p.strip() for p in os.environ.get(CRASH_ENV, "").split(",") if p.strip()}
+
+
+class Prover:
+    """Drives the challenges of the configured devices, one block head at a time."""
+
+    def __init__(self, ctx: Context, backend_for: Callable[[int], Backend],
+                 crash_at: set[str] | None = None) -> None:
+        self.ctx = ctx
+        self.cfg = ctx.cfg
+        self.backend_for = backend_for
+        self.crash_at = crash_points() if crash_at is None else crash_at
+        self.trees: dict[tuple[int, int], protocol.MerkleTree] = {}
+        self._checkpointed: set[int] = set()
+        if "commit_sent" in self.crash_at or "open_sent" in self.crash_at:
+            ctx.sender.before_broadcast = self._before_broadcast
+
+    # ---- crash injection (tests)
+
+    def _crash(self, point: str) -> None:
+        if point in self.crash_at:
+            log.warning("TEST crash point %s reached: SIGKILL", point)
+            logging.shutdown()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def _before_broadcast(self, tx: ch.SentTx) -> None:
+        kind = tx.key.split(":", 1)[0]
+        self._crash(f"{kind}_sent")
+
+    # ---- entry point
+
+    def on_head(self, head: int) -> None:
+        epoch = self.ctx.epoch_of(head)
+        if epoch < 0:
+            return
+        if self.cfg.checkpoint:
+            self._maybe_checkpoint(epoch, head)
+        for dev in self.cfg.devices:
+            try:
+                self._ensure(dev, epoch, head)
+            except ch.RpcUnavailable:
+                raise
+            except Exception:
+                log.exception("device=%d epoch=%d selection check failed", dev, epoch)
+        for row in self.ctx.journal.active_proofs():
+            try:
+                self.advance(row)
+            except ch.RpcUnavailable:
+                raise
+            except Exception:
+                log.exception("device=%d epoch=%d step %s failed", row.device_id, row.epoch,
+                              row.state)
+
+    # ---- checkpoint and selection
+
+    def _maybe_checkpoint(self, epoch: int, head: int) -> None:
+        if epoch in self._checkpointed or head < self.ctx.epoch_start(epoch):
+            return
+        key = f"checkpoint:{epoch}"
+        if self.ctx.journal.get_tx(key) is not None:
+            self._checkpointed.add(epoch)
+            return
+        seed = bytes(ch.call(self.ctx.c.verifier.functions.epochSeed(epoch)))
+        if seed != b"\x00" * 32:
+            self._checkpointed.add(epoch)
+            return
+        try:
+            self.ctx.sender.send(self.ctx.c.verifier.functions.checkpoint(), key)
+            log.info("epoch=%d checkpoint sent", epoch)
+        except ch.TxReverted as err:
+            log.info("epoch=%d checkpoint not needed: %s", epoch, err.error)
+        self._checkpointed.add(epoch)
+
+    def _ensure(self, dev: int, epoch: int, head: int) -> None:
+        j = self.ctx.journal
+        if j.get_proof(dev, epoch) is not None:
+            return
+        row = ProofRow(dev, epoch, st.SELECTED)
+        seed = self.ctx.epoch_seed(epoch, head)
+        if seed is None:
+            row.state, row.detail = st.EXEMPT, "no epoch seed"
+            j.save_proof(row)
+            return
+        owner, operator, class_id, mode = ch.call(
+            self.ctx.c.staking.functions.challengeInfo(dev, epoch))
+        row.class_id = int(class_id)
+        row.seed = seed.hex()
+        if owner == ZERO_ADDRESS or int(mode) == MODE_EXEMPT:
+            row.state, row.detail = st.EXEMPT, "not challenged (state)"
+            j.save_proof(row)
+            return
+        if operator.lower() != self.ctx.address.lower():
+            row.state, row.detail = st.NOT_OURS, f"operator is {operator}"
+            log.error("device=%d epoch=%d operator is %s, not this agent's key %s", dev, epoch,
+                      operator, self.ctx.address)
+            j.save_proof(row)
+            return
+        pc = self.ctx.class_params(row.class_id, epoch)
+        forced = int(ch.call(self.ctx.c.verifier.functions.forcedEpochPlusOne(dev))) == epoch + 1
+        selected = (int(mode) == MODE_ALWAYS or forced
+                    or protocol.is_selected(seed, owner, row.class_id, pc.challenge_bps))
+        if not selected:
+            row.state = st.NOT_SELECTED
+            j.save_proof(row)
+            log.info("device=%d epoch=%d not selected", dev, epoch)
+            return
+        row.s = protocol.challenge_seed(seed, dev, epoch).hex()
+        row.n, row.leaf, row.k = pc.n, pc.leaf, pc.k
+        row.commit_deadline = self.ctx.epoch_start(epoch) + pc.commit_window
+        j.save_proof(row)
+        self.ctx.metrics.selected.labels(str(dev)).inc()
+        why = "pending" if int(mode) == MODE_ALWAYS else ("forced" if forced else "sampled")
+        log.info("device=%d epoch=%d SELECTED (%s) n=%d L=%d k=%d commit by block %d", dev, epoch,
+                 why, pc.n, pc.leaf, pc.k, row.commit_deadline - 1)
+
+    # ---- the state machine
+
+    def advance(self, row: ProofRow, max_steps: int = 8) -> None:
+        """Run transitions of ``row`` until it waits for the chain (or is final)."""
+        for _ in range(max_steps):
+            before = (row.state, row.open_attempt)
+            self._step(row)
+            if row.terminal or (row.state, row.open_attempt) == before:
+                return
+
+    def _save(self, row: ProofRow, state: str, detail: str = "") -> None:
+        row.state = state
+        if detail:
+            row.detail = detail
+        self.ctx.journal.save_proof(row)
+
+    def _finish(self, row: ProofRow, state: str, reason: str, detail: str) -> None:
+        self._save(row, state, detail)
+        if state in (st.MISSED, st.FAILED):
+            self.ctx.metrics.failed.labels(str(row.device_id), reason).inc()
+            log.error("device=%d epoch=%d %s: %s", row.device_id, row.epoch, state, detail)
+        self._cleanup_trees()
+
+    def _chain_status(self, row: ProofRow) -> tuple[int, tuple | None]:
+        v = self.ctx.c.verifier.functions
+        status = int(ch.call(v.proofStatus(row.device_id, row.epoch)))
+        rec = ch.call(v.record(row.device_id, row.epoch)) if status != STATUS_NONE else None
+        return status, rec
+
+    def _step(self, row: ProofRow) -> None:
+        head = self.ctx.head()
+        status, rec = self._chain_status(row)
+        dev, e = row.device_id, row.epoch
+        # --- the chain first
+        if status == STATUS_SLASHED:
+            self._finish(row, st.FAILED, "slashed", "slashed on-chain (fraud or miss)")
+            return
+        if status == STATUS_OPENED and row.state == st.OPEN_SENT:
+            self._poll_open(row, head)  # records the receipt (gas) and moves to OPENED
+        if status == STATUS_OPENED:
+            if row.state not in (st.OPENED, st.DONE):
+                row.open_block = int(rec[3]) if rec else head
+                self._save(row, st.OPENED)
+                self.ctx.metrics.passed.labels(str(dev)).inc()
+                log.info("device=%d epoch=%d OPENED block=%d: challenge passed", dev, e,
+                         row.open_block)
+                self._crash("opened")
+            if head >= row.open_block + self.cfg.confirmations + 2:
+                self._finish(row, st.DONE, "", "opened")
+            return
+        if status == STATUS_COMMITTED and row.state == st.COMMIT_SENT:
+            self._poll_commit(row, head)  # records the receipt (gas) and moves to COMMITTED
+            if row.state != st.COMMIT_SENT:
+                return
+        if status == STATUS_COMMITTED and row.state in (st.SELECTED, st.COMPUTED, st.COMMIT_SENT):
+            assert rec is not None
+            if row.state == st.SELECTED:
+                self._compute(row, head)
+            row.commit_block = int(rec[2])
+            if bytes(rec[0]).hex() != row.root:
+                self._finish(row, st.FAILED, "foreign_root",
+                             f"on-chain root {bytes(rec[0]).hex()[:16]} is not ours "
+                             f"{row.root[:16]}: not opening")
+                return
+            self._save(row, st.COMMITTED)
+            log.info("device=%d epoch=%d COMMITTED block=%d (found on chain)", dev, e,
+                     row.commit_block)
+            self._crash("committed")
+            return
+        if status == STATUS_NONE and row.state in (st.COMMITTED, st.OPEN_SENT, st.OPENED):
+            if self.ctx.epoch_of(head) > e + 1:
+                self._finish(row, st.MISSED, "lost", "record gone before the proof was final")
+                return
+            log.warning("device=%d epoch=%d commit no longer on chain (reorg): resending", dev, e)
+            self._save(row, st.COMMIT_SENT)
+            return
+        if status == STATUS_COMMITTED and row.state == st.OPENED:
+            log.warning("device=%d epoch=%d opening no longer on chain (reorg)", dev, e)
+            self._save(row, st.COMMITTED)
+            return
+        # --- our side
+        if row.state == st.SELECTED:
+            if head + 1 >= row.commit_deadline:
+                self._finish(row, st.MISSED, "late", "commit window closed before computing")
+                return
+            self._compute(row, head)
+        elif row.state == st.COMPUTED:
+            self._commit(row, head)
+        elif row.state == st.COMMIT_SENT:
+            self._poll_commit(row, head)
+        elif row.state == st.COMMITTED:
+            self._open(row, head, rec)
+        elif row.state == st.OPEN_SENT:
+            self._poll_open(row, head)
+
+    # ---- compute
+
+    def _compute(self, row: ProofRow, head: int) -> None:
+        dev, e = row.device_id, row.epoch
+        backend = self.backend_for(dev)
+        progress = log_progress(f"device={dev} epoch={e} compute") if row.n >= 4096 else None
+        t0 = time.perf_counter()
+        res = backend.compute(bytes.fromhex(row.s), row.n, row.leaf, progress,
+                              self.cfg.cheat_fraction, self.cfg.spot_checks)
+        tree = res.tree
+        d = self.ctx.tree_dir(dev, e)
+        tmp = d.with_name(d.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tree.save(tmp)
+        shutil.rmtree(d, ignore_errors=True)
+        os.replace(tmp, d)
+        elapsed = time.perf_counter() - t0
+        self.trees[(dev, e)] = tree
+        row.root = tree.root.hex()
+        row.tree_dir = str(d)
+        row.compute_s = round(res.total_s, 4)
+        self.ctx.metrics.compute_seconds.labels(str(dev)).observe(res.total_s)
+        self._save(row, st.COMPUTED)
+        log.info("device=%d epoch=%d COMPUTED root=0x%s backend=%s product=%.3fs tree=%.3fs "
+                 "saved=%.3fs head=%d deadline=%d", dev, e, row.root[:16], res.backend,
+                 res.product_s, res.tree_s, elapsed - res.total_s, head, row.commit_deadline)
+        if self.cfg.cheat_fraction:
+            log.warning("device=%d epoch=%d TEST ONLY cheat_fraction=%.2f: root is WRONG", dev, e,
+                        self.cfg.cheat_fraction)
+        self._crash("computed")
+
+    def _tree(self, row: ProofRow) -> protocol.MerkleTree:
+        key = (row.device_id, row.epoch)
+        tree = self.trees.get(key)
+        if tree is None and row.tree_dir and Path(row.tree_dir).is_dir():
+            try:
+                tree = protocol.MerkleTree.load(row.tree_dir)
+            except Exception as exc:
+                log.warning("device=%d epoch=%d saved tree unreadable (%s): recomputing",
+                            row.device_id, row.epoch, exc)
+        if tree is None or tree.root.hex() != row.root:
+            res = self.backend_for(row.device_id).compute(
+                bytes.fromhex(row.s), row.n, row.leaf, None, self.cfg.cheat_fraction, 0)
+            tree = res.tree
+        self.trees[key] = tree
+        return tree
+
+    # ---- commit
+
+    def _commit(self, row: ProofRow, head: int) -> None:
+        dev, e = row.device_id, row.epoch
+        if head + 1 >= row.commit_deadline:
+            self._finish(row, st.MISSED, "late", f"commit window closed (deadline block "
+                         f"{row.commit_deadline}, head {head})")
+            return
+        start = self.ctx.epoch_start(e)
+        if head < start + self.cfg.confirmations:
+            return  # the epoch seed is not final yet
+        seed = self.ctx.epoch_seed(e, head)
+        if seed is None or seed.hex() != row.seed:
+            log.warning("device=%d epoch=%d epoch seed changed (reorg): recomputing", dev, e)
+            self.ctx.journal.delete_proof(dev, e)
+            self.trees.pop((dev, e), None)
+            row.state = st.DONE  # this object is stale; on_head re-checks selection
+            return
+        if head + 1 + self.cfg.safety_margin_blocks >= row.commit_deadline:
+            log.warning("device=%d epoch=%d committing inside the safety margin (head %d, "
+                        "deadline %d)", dev, e, head, row.commit_deadline)
+        row.commit_key = f"commit:{dev}:{e}"
+        self._save(row, st.COMMIT_SENT)
+        fn = self.ctx.c.verifier.functions.commit(dev, e, bytes.fromhex(row.root))
+        try:
+            tx = self.ctx.sender.send(fn, row.commit_key)
+        except ch.TxReverted as err:
+            self._commit_rejected(row, err)
+            return
+        except ch.RpcUnavailable:
+            self._save(row, st.COMPUTED)
+            raise
+        log.info("device=%d epoch=%d COMMIT_SENT tx=%s nonce=%d", dev, e, tx.hash, tx.nonce)
+
+    def _commit_rejected(self, row: ProofRow, err: ch.TxReverted) -> None:
+        dev, e = row.device_id, row.epoch
+        name = err.name or ""
+        if name == "AlreadyCommitted":
+            self._save(row, st.COMPUTED)  # the chain check adopts the existing commit
+        elif name in ("CommitWindowClosed", "WrongEpoch"):
+            self._finish(row, st.MISSED, "late", f"commit rejected: {err.error}")
+        elif name == "NotSelected":
+            self._finish(row, st.NOT_SELECTED, "", f"contract says not selected: {err.error}")
+            log.error("device=%d epoch=%d selection mismatch: %s", dev, e, err.error)
+        elif name == "NotOperator":
+            self._finish(row, st.NOT_OURS, "", err.error or "")
+        else:
+            self._save(row, st.COMPUTED)
+            log.warning("device=%d epoch=%d commit would revert (%s); retrying next block", dev, e,
+                        err.error)
+
+    def _poll_commit(self, row: ProofRow, head: int) -> None:
+        dev, e = row.device_id, row.epoch
+        tx = self.ctx.journal.get_tx(row.commit_key) if row.commit_key else None
+        if tx is None:
+            self._save(row, st.COMPUTED)  # crashed before signing: send it now
+            return
+        if tx.status == "dropped":
+            log.warning("device=%d epoch=%d commit tx dropped: resending", dev, e)
+            self._save(row, st.COMPUTED)
+            return
+        rc = self.ctx.sender.poll(tx, head)
+        if rc is None:
+            if tx.status == "dropped":
+                self._save(row, st.COMPUTED)
+            return
+        self.ctx.metrics.txs.labels("commit", tx.status).inc()
+        if tx.status == "mined":
+            row.commit_block = int(rc["blockNumber"])
+            row.commit_hash = "0x" + bytes(rc["blockHash"]).hex()
+            self._save(row, st.COMMITTED)
+            log.info("device=%d epoch=%d COMMITTED tx=%s block=%d gas=%d", dev, e, tx.hash,
+                     row.commit_block, int(rc["gasUsed"]))
+            self._crash("committed")
+            return
+        err = self.ctx.sender.revert_reason(tx)
+        log.warning("device=%d epoch=%d commit tx %s reverted: %s", dev, e, tx.hash, err.error)
+        self._commit_rejected(row, err)
+
+    # ---- open
+
+    def _open(self, row: ProofRow, head: int, rec: tuple | None) -> None:
+        dev, e = row.device_id, row.epoch
+        if rec is None:
+            return
+        commit_block = int(rec[2])
+        row.commit_block = commit_block
+        if head < commit_block + max(1, self.cfg.confirmations):
+            return  # the sample seed's block must be final (and open needs a later block)
+        pc = self.ctx.class_params(row.class_id, e)
+        deadline = commit_block + pc.open_window
+        if head + 1 > deadline:
+            self._finish(row, st.MISSED, "late", f"open window closed (deadline {deadline}, "
+                         f"head {head})")
+            return
+        stored = bytes(ch.call(self.ctx.c.verifier.functions.epochSeed(e)))
+        if stored.hex() != row.seed:
+            self._finish(row, st.MISSED, "seed_changed",
+                         "epoch seed changed after the commit (reorg); not opening a root for "
+                         "another seed")
+            return
+        bh = self.ctx.block_hash(commit_block)
+        if bh is None:
+            return
+        tree = self._tree(row)
+        if tree.root != bytes(rec[0]):
+            self._finish(row, st.FAILED, "foreign_root", "on-chain root is not ours: not opening")
+            return
+        sseed = protocol.sample_seed(bh, tree.root)
+        picks = protocol.samples(sseed, tree.n_leaves, pc.k, pc.leaf)
+        leaves, proof = protocol.build_opening(tree, picks)
+        if not protocol.verify_opening(tree.root, tree.n_leaves, pc.k, pc.leaf, picks, leaves,
+                                       proof):
+            self._finish(row, st.FAILED, "bad_opening", "our own opening does not verify")
+            return
+        row.commit_hash = "0x" + bh.hex()
+        row.open_attempt += 1
+        row.open_key = f"open:{dev}:{e}:{row.open_attempt}"
+        self._save(row, st.OPEN_SENT)
+        fn = self.ctx.c.verifier.functions.open(dev, e, leaves, proof)
+        try:
+            tx = self.ctx.sender.send(fn, row.open_key)
+        except ch.TxReverted as err:
+            row.open_attempt -= 1  # nothing was signed under this key
+            self._open_rejected(row, err)
+            return
+        except ch.RpcUnavailable:
+            row.open_attempt -= 1
+            self._save(row, st.COMMITTED)
+            raise
+        log.info("device=%d epoch=%d OPEN_SENT tx=%s nonce=%d commitBlock=%d samples=%s", dev, e,
+                 tx.hash, tx.nonce, commit_block, [li for li, _ in picks])
+
+    def _open_rejected(self, row: ProofRow, err: ch.TxReverted) -> None:
+        dev, e = row.device_id, row.epoch
+        name = err.name or ""
+        if name in ("OpenWindowClosed",):
+            self._finish(row, st.MISSED, "late", f"open rejected: {err.error}")
+        elif name in ("BadProof", "OpenTooEarly", "AlreadyOpened", "NotCommitted"):
+            log.warning("device=%d epoch=%d open rejected (%s): re-reading the chain", dev, e,
+                        err.error)
+            self._save(row, st.COMMITTED)
+        elif name == "NotOperator":
+            self._finish(row, st.NOT_OURS, "", err.error or "")
+        else:
+            self._save(row, st.COMMITTED)
+            log.warning("device=%d epoch=%d open would revert (%s); retrying", dev, e, err.error)
+
+    def _poll_open(self, row: ProofRow, head: int) -> None:
+        dev, e = row.device_id, row.epoch
+        tx = self.ctx.journal.get_tx(row.open_key) if row.open_key else None
+        if tx is None or tx.status == "dropped":
+            self._save(row, st.COMMITTED)
+            return
+        rc = self.ctx.sender.poll(tx, head)
+        if rc is None:
+            if tx.status == "dropped":
+                self._save(row, st.COMMITTED)
+            return
+        self.ctx.metrics.txs.labels("open", tx.status).inc()
+        if tx.status == "mined":
+            row.open_block = int(rc["blockNumber"])
+            status = int(ch.call(self.ctx.c.verifier.functions.proofStatus(dev, e)))
+            if status == STATUS_OPENED:
+                self._save(row, st.OPENED)
+                self.ctx.metrics.passed.labels(str(dev)).inc()
+                log.info("device=%d epoch=%d OPENED tx=%s block=%d gas=%d: challenge passed", dev,
+                         e, tx.hash, row.open_block, int(rc["gasUsed"]))
+                self._crash("opened")
+            elif status == STATUS_SLASHED:
+                self._finish(row, st.FAILED, "fraud", f"opening tx {tx.hash} convicted the "
+                             "device of fraud (wrong entry)")
+            return
+        err = self.ctx.sender.revert_reason(tx)
+        log.warning("device=%d epoch=%d open tx %s reverted: %s", dev, e, tx.hash, err.error)
+        self._open_rejected(row, err)
+
+    # ---- housekeeping
+
+    def _cleanup_trees(self) -> None:
+        root = self.cfg.data_dir / "trees"
+        if not root.is_dir():
+            return
+        active = {Path(r.tree_dir).name for r in self.ctx.journal.active_proofs()}
+        dirs = sorted((p for p in root.iterdir() if p.is_dir() and p.name not in active),
+                      key=lambda p: p.stat().st_mtime)
+        for p in dirs[: max(0, len(dirs) - self.cfg.keep_trees)]:
+            shutil.rmtree(p, ignore_errors=True)
+            self.trees.pop(tuple(int(x) for x in p.name.split("-")[:2]), None)  # type: ignore[arg-type]

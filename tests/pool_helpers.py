@@ -1,0 +1,60 @@
+"""Helpers for the DissipativePool tests: activate devices through real PoCPS, storage slots,
+solvency accounting."""
+
+from __future__ import annotations
+
+from eth_utils import keccak
+
+from tests import pocps
+from tests.conftest import System
+
+# Storage slots of DissipativePool (AccessControl._roles is slot 0; ReentrancyGuardTransient uses
+# transient storage): _classes = 1, _devices = 2, expiryWord = 3.
+SLOT_CLASSES = 1
+SLOT_DEVICES = 2
+SLOT_EXPIRY = 3
+FAR = 2**63  # a deadline far in the future
+MAX_UINT96 = 2**96 - 1
+
+
+def word(x: int) -> bytes:
+    return x.to_bytes(32, "big")
+
+
+def mapping_slot(key: int, slot: int) -> int:
+    return int.from_bytes(keccak(word(key) + word(slot)), "big")
+
+
+def expiry_slot(class_id: int, epoch: int) -> int:
+    """Storage slot of `expiryWord[classId][epoch / 16]`."""
+    return mapping_slot(epoch >> 4, mapping_slot(class_id, SLOT_EXPIRY))
+
+
+def activate_many(chain, system: System, owner, operator, n: int) -> list[int]:
+    """Register `n` devices and pass their first challenge, up to 4 per epoch (commit window 6)."""
+    ids = [pocps.register(system, owner, operator) for _ in range(n)]
+    for i in range(0, n, 4):
+        batch = ids[i:i + 4]
+        e = pocps.next_epoch(chain, system)
+        system.verifier.checkpoint(sender=operator)
+        commits = []
+        for d in batch:
+            tree, tx = pocps.commit(chain, system, d, operator, e)
+            commits.append((d, tree, tx.block_number))
+        for d, tree, block in commits:
+            leaves, proof, _ = pocps.opening(chain, tree, block)
+            system.verifier.open(d, e, leaves, proof, sender=operator)
+    return ids
+
+
+def owed(pool, device_ids) -> int:
+    """What the pool owes: every owner's `credited - claimed` and the pending down bonds."""
+    total = 0
+    for d in device_ids:
+        _, _, owed_to_owner, _, _, bond = pool.escrowOf(d)
+        total += owed_to_owner + bond
+    return total
+
+
+def epoch(system: System) -> int:
+    return system.pool.currentEpoch()

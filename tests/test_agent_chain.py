@@ -1,0 +1,93 @@
+"""pinfi.chain: shipped ABIs match the compiled contracts; errors decode; connection errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from eth_utils import function_abi_to_4byte_selector
+
+from pinfi import chain as ch
+from tests import agent_helpers as ah
+
+
+def _selectors(abi: list[dict]) -> set[tuple[str, str]]:
+    out = set()
+    for item in abi:
+        if item.get("type") in ("function", "error", "event") and "name" in item:
+            out.add((item["type"], function_abi_to_4byte_selector(item).hex()))
+    return out
+
+
+def test_shipped_abis_match_compiled(project):
+    compiled = ch.compiled_abis(ah.ROOT / ".build" / "__local__.json")
+    assert {"PinToken", "Staking", "PoCPSVerifier"} <= set(compiled)
+    for name, abi in compiled.items():
+        shipped = ch.load_abi.__wrapped__(name)
+        assert shipped == json.loads(json.dumps(abi, sort_keys=True)), (
+            f"pinfi/abi/{name}.json is stale: run python -m pinfi.chain export-abi")
+        # and against Ape's own view of the contract
+        ape_abi = [json.loads(a.model_dump_json(by_alias=True))
+                   for a in getattr(project, name).contract_type.abi]
+        assert _selectors(shipped) == _selectors(ape_abi)
+
+
+def test_decode_custom_errors():
+    sel = function_abi_to_4byte_selector(
+        {"type": "error", "name": "CommitWindowClosed",
+         "inputs": [{"type": "uint256"}, {"type": "uint256"}, {"type": "uint256"}]})
+    data = "0x" + sel.hex() + (3).to_bytes(32, "big").hex() + (9).to_bytes(32, "big").hex() + \
+        (120).to_bytes(32, "big").hex()
+    name, text = ch.decode_error(data)
+    assert name == "CommitWindowClosed"
+    assert text == "CommitWindowClosed(deviceId=3, epoch=9, deadline=120)"
+    assert ch.decode_error("0x12345678") is None
+    assert ch.decode_error(None) is None
+
+
+def test_connect_errors(chain):
+    port = ah.free_port()
+    with pytest.raises(ch.RpcUnavailable, match="cannot reach"):
+        ch.connect(f"http://127.0.0.1:{port}")
+    with pytest.raises(ch.ChainError, match="wrong chain"):
+        ch.connect(ah.rpc_uri(chain), expected_chain_id=1)
+    w3 = ch.connect(ah.rpc_uri(chain), expected_chain_id=int(chain.chain_id))
+    assert w3.eth.chain_id == chain.chain_id
+
+
+def test_txsender_nonce_replacement_and_revert(chain, project, deployer, tmp_path):
+    """A stuck transaction (fee below the base fee, automine off) is replaced with bumped fees
+    at the same nonce; a reverting call raises a decoded TxReverted and spends no nonce."""
+    system = ah.deploy(project, chain, deployer)
+    key = ah.make_key(tmp_path, "op", deployer)
+    w3 = ch.connect(ah.rpc_uri(chain))
+    from eth_account import Account
+
+    acct = Account.from_key(key.private_key)
+    sender = ch.TxSender(w3, acct, priority_fee=1, replace_after_blocks=2)
+    c = ch.load_contracts(w3, ch.Deployment(int(chain.chain_id), system.addresses()))
+    # Revert: commit by a stranger -> decoded, no nonce used.
+    nonce0 = sender.sync_nonce()
+    with pytest.raises(ch.TxReverted) as exc:
+        sender.send(c.verifier.functions.commit(1, 0, b"\x01" * 32), "commit:x")
+    assert exc.value.name in ("NotOperator", "UnknownClass", "NotSelected", "EpochNotStarted",
+                              "SeedUnavailable", "WrongEpoch")
+    assert sender._next_nonce == nonce0
+    # Stuck then replaced: sent at base fee 0, then the base fee jumps above its max fee.
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        tx = sender.send(c.verifier.functions.checkpoint(), "checkpoint:t")
+        first = tx.hash
+        rc = None
+        for _ in range(6):
+            w3.provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(10**9)])
+            w3.provider.make_request("evm_mine", [])
+            rc = sender.poll(tx)
+            if rc is not None:
+                break
+        assert rc is not None and tx.status == "mined", tx
+        assert len(tx.hashes) >= 2 and first in tx.hashes
+        assert "0x" + bytes(rc["transactionHash"]).hex() != first
+        assert w3.eth.get_transaction_count(acct.address) == nonce0 + 1
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])

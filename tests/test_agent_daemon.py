@@ -1,0 +1,84 @@
+"""The agent's daemon in-process on a real Anvil: an honest agent passes every challenge."""
+
+from __future__ import annotations
+
+import pytest
+
+from provider_agent import config as config_mod
+from provider_agent import state as st
+from provider_agent.daemon import Daemon
+from tests import agent_helpers as ah
+from tests.conftest import EPOCH_BLOCKS, MIN_BOND, deploy_system
+
+OPENED = 2
+
+
+@pytest.fixture(scope="module")
+def system(project, chain, deployer):
+    return deploy_system(project, chain, deployer)
+
+
+def _daemon(tmp_path, chain, system, devices, operator, **extra) -> Daemon:
+    dep = ah.write_deployment(tmp_path / "deployment.json", system, chain)
+    cfg = ah.write_config(tmp_path, ah.rpc_uri(chain), dep, devices, operator, **extra)
+    d = Daemon.from_config(config_mod.load(cfg))
+    d.start(serve_metrics=False)
+    return d
+
+
+def _metric(d: Daemon, name: str, **labels: str) -> float:
+    v = d.ctx.metrics.registry.get_sample_value(name, labels)
+    return 0.0 if v is None else v
+
+
+def test_honest_agent_20_epochs(chain, system, deployer, alice, tmp_path):
+    op = ah.make_key(tmp_path, "operator", deployer)
+    dev = ah.register(system, alice, op.address)
+    d = _daemon(tmp_path, chain, system, [dev], op)
+    st_, v = system.staking, system.verifier
+    first = st_.currentEpoch() + 1
+    last = first + 20
+    checked: dict[int, bool] = {}
+    states = []
+    while True:
+        chain.mine(1)
+        d.step()
+        e = st_.currentEpoch()
+        prev = e - 1
+        if prev >= first and prev not in checked:
+            row = d.ctx.journal.get_proof(dev, prev)
+            assert row is not None, f"no journal row for epoch {prev}"
+            selected = row.state not in (st.NOT_SELECTED,)
+            checked[prev] = selected
+            if prev > first:  # the contract agrees (Active: sampled)
+                assert bool(v.isChallenged(dev, prev)) == selected, (prev, row)
+            if selected:
+                # the record of epoch e is recycled at e+2: check it now
+                assert v.proofStatus(dev, prev) == OPENED, (prev, row)
+                assert row.state in (st.OPENED, st.DONE), row
+            else:
+                assert row.state == st.NOT_SELECTED, row
+            states.append(st_.getDevice(dev).state)
+        if e >= last:
+            break
+    assert len(checked) == 20
+    n_sel = sum(checked.values())
+    assert checked[first] is True  # Pending: always challenged
+    assert 1 < n_sel < 20  # Active: sampled at 50%
+    assert states[0] == 2 and all(s == 2 for s in states)  # Pending -> Active after epoch 1
+    dd = st_.getDevice(dev)
+    assert dd.bond == MIN_BOND  # never slashed
+    assert st_.earned(dev) > 0  # rewards accrue
+    assert _metric(d, "pinfi_challenges_passed_total", device=str(dev)) == n_sel
+    cur = d.ctx.journal.get_proof(dev, last)  # the epoch just started may be selected too
+    extra = 1 if cur is not None and cur.state != st.NOT_SELECTED else 0
+    assert _metric(d, "pinfi_challenges_selected_total", device=str(dev)) == n_sel + extra
+    assert _metric(d, "pinfi_gas_used_total", kind="commit") > 0
+    assert d.ctx.metrics.registry.get_sample_value(
+        "pinfi_challenges_failed_total", {"device": str(dev), "reason": "late"}) is None
+    # exactly one commit and one open per selected epoch, never a second one
+    for e, sel in checked.items():
+        commits = d.ctx.journal.txs_for(f"commit:{dev}:{e}")
+        opens = d.ctx.journal.txs_for(f"open:{dev}:{e}:")
+        assert len(commits) == (1 if sel else 0) and len(opens) == (1 if sel else 0), e
+    assert EPOCH_BLOCKS == 20
