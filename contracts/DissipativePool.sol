@@ -504,7 +504,12 @@ contract DissipativePool is AccessControl, ReentrancyGuardTransient {
         uint256 current = _currentEpoch();
         uint256 forced = e.forcedEpoch;
         if (current <= forced) revert ResolveTooEarly(leaseId, forced, current);
+        // View calls first (checks-effects-interactions).
         passed = verifier.proofStatus(deviceId, forced) == IPoCPSVerifier.ProofStatus.Opened;
+        bool endsNow = !passed && l.end > current; // still counted in D: the lease ends now
+        uint16 classId;
+        if (endsNow) (, classId,) = staking.deviceSummary(deviceId);
+
         uint96 bond = dev.payout.downBond;
         dev.payout.downBond = 0;
         e.forcedEpoch = 0;
@@ -530,11 +535,10 @@ contract DissipativePool is AccessControl, ReentrancyGuardTransient {
                 e.credited -= uint96(refund);
             }
         }
+        // The epochs before the failed challenge are the provider's: released at once.
         if (e.lockedUntil > forced) e.lockedUntil = uint32(forced);
         dev.escrow = e;
-        if (l.end > current) {
-            // Still counted in D: the lease ends now.
-            (, uint16 classId,) = staking.deviceSummary(deviceId);
+        if (endsNow) {
             Class memory k = _classes[classId];
             _storeDemand(classId, k, _demandAt(classId, k, current) - 1, current, 0);
             _subExpiryOf(classId, l.end);

@@ -32,7 +32,7 @@ PASSWORD = "pinfi-demo"  # the demo's throw-away keystores; never reuse for real
 CLASS_ID = 1
 EPOCH_BLOCKS = 36
 # Demo windows (commit + open + dispute fit one epoch), roomy for 4 daemons on 2 cores.
-DEMO_CLASS = {"commitWindow": 12, "openWindow": 12, "disputeWindow": 10, "challengeBps": 5_000}
+DEMO_CLASS = {"commitWindow": 14, "openWindow": 12, "disputeWindow": 10, "challengeBps": 5_000}
 PROVIDERS = (("provider-A", 2, 0.0), ("provider-B", 2, 0.0), ("provider-C-cheater", 1, 0.5))
 
 
@@ -160,7 +160,7 @@ def _plots(rows: list[EpochRow]) -> None:
 
 @click.command(cls=ConnectedProviderCommand)
 @click.option("--epochs", default=8, show_default=True, help="epochs to run after registration")
-@click.option("--block-interval", default=0.3, show_default=True, help="seconds between blocks")
+@click.option("--block-interval", default=0.45, show_default=True, help="seconds between blocks")
 def cli(epochs: int, block_interval: float) -> None:
     t0 = time.time()
     if OUT.exists():

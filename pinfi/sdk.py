@@ -42,6 +42,7 @@ from eth_utils import function_abi_to_4byte_selector, keccak, to_checksum_addres
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
+from web3.exceptions import TransactionNotFound
 from web3.logs import DISCARD as _DISCARD
 
 from pinfi import chain as ch
@@ -490,8 +491,8 @@ class LeaseInfo:
     device_id: int
     client: str
     start_epoch: int
-    end_epoch: int
-    per_epoch: int
+    end_epoch: int  # first epoch not leased (the termination epoch once terminated)
+    per_epoch: int  # while live: escrow per leased epoch (the owner's share); 0 otherwise
     live: bool
     current: bool  # still the device's latest lease
     down_report_epoch: int  # 0: no pending down report
@@ -742,8 +743,8 @@ class PinFi:
             raise LeaseNotLive(f"lease {_lease(lease_id)} not found in the logs [LeaseNotLive]",
                                "LeaseNotLive", {"leaseId": lease_id})
         ev = self._lease_event(opened)
-        return LeaseInfo(lease_id, device_id, ev.client, ev.start_epoch, ev.end_epoch,
-                         ev.cost // max(1, ev.epochs), False, False, 0)
+        return LeaseInfo(lease_id, device_id, ev.client, ev.start_epoch, ev.end_epoch, 0, False,
+                         False, 0)
 
     def _logs(self, event: Any, start: int, end: int,
               filters: dict[str, Any]) -> list[Any]:
@@ -814,10 +815,55 @@ class PinFi:
         self.simulate(fn)
         assert self._sender is not None
         try:
-            return self._sender.transact(fn, f"{fn.fn_name}:{time.time_ns()}",
-                                         timeout=self.timeout)
+            tx = self._sender.send(fn, f"{fn.fn_name}:{time.time_ns()}")
+            return self._wait(tx)
+        except PinFiError:
+            raise
         except Exception as exc:
             raise map_error(exc) from None
+
+    def _tx_receipt(self, h: str) -> dict[str, Any] | None:
+        try:
+            rc = ch.with_retry(lambda: self.w3.eth.get_transaction_receipt(h),
+                               what="eth_getTransactionReceipt")
+        except TransactionNotFound:
+            return None
+        return dict(rc) if rc is not None and rc.get("blockNumber") is not None else None
+
+    def _wait(self, tx: ch.SentTx) -> dict[str, Any]:
+        """Wait for the receipt of any attempt of ``tx``; rebroadcast or bump a stuck one.
+
+        The receipts are looked up before the account's nonce: a transaction mined between the
+        two lookups is found on the next round rather than taken for dropped.
+        """
+        assert self._sender is not None
+        deadline = time.monotonic() + self.timeout
+        used_rounds = 0
+        while True:
+            for h in reversed(tx.hashes):
+                rc = self._tx_receipt(h)
+                if rc is None:
+                    continue
+                if self.head() - int(rc["blockNumber"]) < self._sender.confirmations:
+                    break
+                tx.receipt, tx.status = rc, "mined" if int(rc["status"]) == 1 else "reverted"
+                if tx.status == "reverted":
+                    raise map_error(self._sender.revert_reason(tx))
+                return rc
+            else:
+                latest = int(ch.with_retry(lambda: self.w3.eth.get_transaction_count(
+                    self.address, "latest"), what="eth_getTransactionCount"))
+                if latest <= tx.nonce:
+                    used_rounds = 0
+                    self._sender.poll(tx)  # rebroadcast a lost one, bump a stuck one
+                else:
+                    used_rounds += 1
+                    if used_rounds >= 5:
+                        raise PinFiError(f"transaction {tx.hash} (nonce {tx.nonce}) was replaced "
+                                         "by another transaction of this account")
+            if time.monotonic() > deadline:
+                raise PinFiError(f"transaction {tx.hash} not mined in {self.timeout:.0f}s")
+            time.sleep(0.1 if used_rounds else 0.25)
 
     def _receipt(self, rc: dict[str, Any], event: Any = None, value: Any = None) -> Receipt:
         events = [dict(e["args"]) for e in event.process_receipt(rc, errors=_DISCARD)] \

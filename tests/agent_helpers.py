@@ -229,4 +229,4 @@ def python() -> str:
     return sys.executable
 
 
-__all__ = ["PRICING", "TEST_CLASS"]
+__all__ = ["PRICING", "TEST_CLASS", "TEST_CLASS_FULL"]

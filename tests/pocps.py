@@ -156,12 +156,20 @@ def error_args(exc, error) -> dict:
     return decode_error(data, error)
 
 
-def reverts(error, **inputs):
-    """`ape.reverts(error, **inputs)` made strict.
+def _check_inputs(error, actual: dict, inputs: dict) -> None:
+    for name, want in inputs.items():
+        assert name in actual, f"{error.abi.name} has no input {name!r}: {actual}"
+        assert _norm(actual[name]) == _norm(want), (
+            f"{error.abi.name}.{name}: expected {want!r}, got {actual[name]!r}")
 
-    `ape.reverts` accepts any undecoded revert (deployments, calls at an old block), any error
-    when the class comes from a container, and silently skips unknown input names. This checks
-    the selector and every named input, decoding the raw revert data when ape did not.
+
+def reverts(error, **inputs):
+    """`ape.reverts(error, **inputs)` made strict, for transactions and deployments.
+
+    `ape.reverts` accepts any undecoded revert (deployments), any error when the class comes
+    from a container, and silently skips unknown input names. This checks the selector and
+    every named input, decoding the raw revert data when ape did not. For an `eth_call` use
+    `call_reverts` (ape keeps only a lossy text rendering of a call's revert data).
     """
     from contextlib import contextmanager
 
@@ -171,13 +179,28 @@ def reverts(error, **inputs):
     def _ctx():
         with ape.reverts() as info:
             yield info
-        actual = error_args(info.value, error)
-        for name, want in inputs.items():
-            assert name in actual, f"{error.abi.name} has no input {name!r}: {actual}"
-            assert _norm(actual[name]) == _norm(want), (
-                f"{error.abi.name}.{name}: expected {want!r}, got {actual[name]!r}")
+        _check_inputs(error, error_args(info.value, error), inputs)
 
     return _ctx()
+
+
+def call_reverts(error, method, *args, sender=None, block="latest", **inputs) -> dict:
+    """Strict check that the `eth_call` of contract `method` with `args` reverts with `error`."""
+    from ape import chain
+    from web3.exceptions import ContractLogicError as Web3LogicError
+
+    call = {"to": method.contract.address, "data": "0x" + bytes(method.encode_input(*args)).hex()}
+    if sender is not None:
+        call["from"] = getattr(sender, "address", sender)
+    try:
+        chain.provider.web3.eth.call(call, block)
+    except Web3LogicError as err:
+        data = bytes.fromhex(str(err.data).removeprefix("0x"))
+    else:
+        raise AssertionError(f"call did not revert (expected {error.abi.selector})")
+    actual = decode_error(data, error)
+    _check_inputs(error, actual, inputs)
+    return actual
 
 
 def set_proof_class(system: System, class_id: int = CLASS_ID, **overrides) -> None:

@@ -78,7 +78,10 @@ def test_honest_agent_20_epochs(chain, system, deployer, alice, tmp_path):
         "pinfi_challenges_failed_total", {"device": str(dev), "reason": "late"}) is None
     # exactly one commit and one open per selected epoch, never a second one
     for e, sel in checked.items():
-        commits = d.ctx.journal.txs_for(f"commit:{dev}:{e}")
+        commits = [t for t in d.ctx.journal.txs_for(f"commit:{dev}:{e}")
+                   if t.key == f"commit:{dev}:{e}"]
         opens = d.ctx.journal.txs_for(f"open:{dev}:{e}:")
         assert len(commits) == (1 if sel else 0) and len(opens) == (1 if sel else 0), e
+        assert all(t.status == "mined" and len(t.hashes) == 1 for t in commits + opens)
+    assert d.ctx.journal.pending_txs(d.ctx.address) == []
     assert EPOCH_BLOCKS == 20

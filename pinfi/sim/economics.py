@@ -165,7 +165,8 @@ def inference_costs(price_usd_h: np.ndarray, fail_rate: float,
     aws_startup = float(np.sum(devices_h)) * aws_gpu / ia.calls_per_day * 1000
     aws_full = aws_gpu / cap_h * 1000
     aws_full_cut = aws_full * (1.0 - ia.aws_cut)
-    bedrock = (ia.prompt_tokens * ia.bedrock_in_per_m + ia.output_tokens * ia.bedrock_out_per_m) / 1e6 * 1000
+    bedrock = (ia.prompt_tokens * ia.bedrock_in_per_m
+               + ia.output_tokens * ia.bedrock_out_per_m) / 1e6 * 1000
     peer_retry = 1.0 / (1.0 - ia.peer_fail)
     peer_startup = float(np.sum(devices_h)) * ia.peer_gpu_h / ia.calls_per_day * 1000 * peer_retry
     peer_full = ia.peer_gpu_h / cap_h * 1000 * peer_retry

@@ -237,7 +237,7 @@ class _ClassState:
         first = honest_idx[np.argsort(self.cost[honest_idx])[: m.initial_active]]
         self.state[first] = ACTIVE
         cheat_idx = np.flatnonzero(self.cheat)
-        self.state[cheat_idx[: max(0, int(round(m.cheat_share * m.initial_active)))]] = ACTIVE
+        self.state[cheat_idx[: max(0, round(m.cheat_share * m.initial_active))]] = ACTIVE
         self.lease_end = np.zeros(0, np.int64)
         self.lease_price = np.zeros(0, np.float64)
         self.ema_demand = 0.0
@@ -265,7 +265,7 @@ class _ClassState:
         """Leases already running at the start (utilization ``u0``) and the providers' learned
         daily pattern (the demand profile) so that a run starts near its steady state."""
         r = self.active_count
-        target = min(r - 1, int(round(u0 * r)))
+        target = min(r - 1, round(u0 * r))
         self.ema_demand = float(target)
         ends = t + 1 + self.rng.geometric(1.0 / d.mean_lease_epochs, size=max(target, 0))
         prices = np.array([self.book.per_epoch(i, r) / UNIT for i in range(max(target, 0))])

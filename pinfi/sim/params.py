@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pinfi.protocol import UNIT
 
@@ -48,7 +48,7 @@ class ClassParams:
     terminate_fee_bps: int
     down_bond: int
 
-    _JSON_KEYS = {
+    _JSON_KEYS: ClassVar[dict[str, str]] = {
         "commit_window": "commitWindow", "open_window": "openWindow",
         "dispute_window": "disputeWindow", "challenge_bps": "challengeBps",
         "miss_slash_bps": "missSlashBps", "fraud_slash_bps": "fraudSlashBps",

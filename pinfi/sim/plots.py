@@ -7,11 +7,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import BoundaryNorm, ListedColormap
 
-from pinfi.sim.experiments import (  # noqa: E402
+from pinfi.sim.experiments import (
     GPU_CLASSES,
     CheatResult,
     DemandResult,
@@ -219,15 +219,15 @@ def plot_cheating(ch: CheatResult, defaults: dict[str, tuple[int, float]], out: 
         ax.text(0.02, p_def * 1.15, f"default p={p_def:g}, k={k_def}", color="b", fontsize=8)
         ax.set_yscale("log")
         ax.set_xlabel("fraction f of C computed")
-        ax.set_title(f"{n}: min penalty/gain at default = {ch.default_min_margin[n]:.1f}")
+        ax.set_title(f"{n}: min penalty/gain {ch.default_min_margin[n]:.1f}")
         ax.grid(False)
         if n == GPU_CLASSES[0]:
             ax.set_ylabel("challenge probability p per epoch")
             ax.legend(loc="lower right", fontsize=7)
     cb = fig.colorbar(im, ax=axes, shrink=0.85)
-    cb.set_label("log10(expected slash / gain), color at the default k; red: cheating pays")
-    fig.suptitle("Experiment 5: cheating pays below the contour of its k "
-                 "(p (1-f^k) S < (1-f) G)", fontsize=10)
+    cb.set_label("log10(expected slash / gain) at the default k")
+    fig.suptitle("Experiment 5: cheating pays below the contour of its k, where "
+                 "p (1-f^k) S < (1-f) G (red); blue: default parameters", fontsize=10, y=1.02)
     return _save(fig, out / "fig7_cheating.png")
 
 

@@ -192,7 +192,8 @@ def write_report(o: Outcome, out: Path) -> None:
     add("")
     up = sec.summary["token x2"]
     dn = sec.summary["token x0.5"]
-    add(f"- Token x2: total value bonded x{up['tvb_ratio']:.2f}, devices x{up['devices_ratio']:.2f}. "
+    add(f"- Token x2: total value bonded x{up['tvb_ratio']:.2f}, "
+        f"devices x{up['devices_ratio']:.2f}. "
         "Bonds are fixed in PIN, so their USD value doubles, but USD lease prices double too and "
         "clients leave; providers stay because emission and fees are worth more in USD.")
     add(f"- Token x0.5: total value bonded x{dn['tvb_ratio']:.2f}, devices "
