@@ -149,10 +149,13 @@ def run(
     extra: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """Run the CPU rows (plus any ``extra`` backend sections), write ``out``, return the dict."""
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     result: dict[str, Any] = {
         "cpu": bench_backend(protocol.commit_root, numpy_matmul, configs, repeat),
         "machine": machine_info(),
     }
+    # Other processes on the machine skew wall times: keep the load seen around the run.
+    result["machine"]["load_avg_before"] = list(load_before) if load_before else None
     if extra:
         result.update(extra)
     out.parent.mkdir(parents=True, exist_ok=True)

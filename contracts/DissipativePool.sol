@@ -50,6 +50,10 @@ import {IPoCPSVerifier} from "./interfaces/IPoCPSVerifier.sol";
 ///
 ///      Solvency: `token.balanceOf(pool) >= sum(credited - claimed + downBond)` over devices (with
 ///      equality: every token taken in is burned at once, escrowed, refunded, or claimed).
+/// @custom:security `nonReentrant` is OpenZeppelin's ReentrancyGuard kept in transient storage
+///      (`ReentrancyGuardTransient`, EIP-1153; the project targets Cancun). External calls go to
+///      the token, Staking and the verifier, all fixed at construction; state is written before
+///      any token moves.
 contract DissipativePool is AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -170,6 +174,12 @@ contract DissipativePool is AccessControl, ReentrancyGuardTransient {
         uint128 downBond
     );
     /// @notice A lease opened: `cost` paid, `burned` of it burned, the rest escrowed.
+    /// @param leaseId `(deviceId << 64) | nonce`.
+    /// @param startEpoch First leased epoch (the epoch of the transaction).
+    /// @param endEpoch First epoch not leased; also the lease's dispute epoch.
+    /// @param cost Tokens paid: `epochs * perEpoch`.
+    /// @param burned `cost * betaBps / 10000`, burned at once; `cost - burned` is escrowed.
+    /// @param jobSpec The client's opaque job description.
     event LeaseOpened(
         uint256 indexed leaseId,
         uint256 indexed deviceId,
@@ -181,7 +191,7 @@ contract DissipativePool is AccessControl, ReentrancyGuardTransient {
         uint256 burned,
         bytes32 jobSpec
     );
-    /// @notice A live lease extended by `epochs` to `endEpoch`.
+    /// @notice A live lease extended by `epochs` to `endEpoch` for `cost`, of which `burned` burned.
     event LeaseExtended(
         uint256 indexed leaseId,
         uint256 indexed deviceId,
@@ -191,7 +201,7 @@ contract DissipativePool is AccessControl, ReentrancyGuardTransient {
         uint256 cost,
         uint256 burned
     );
-    /// @notice A lease terminated by its client: `refunded` paid back, `fee` burned.
+    /// @notice A lease terminated by its client in `epoch`: `refunded` paid back, `fee` burned.
     event LeaseTerminated(
         uint256 indexed leaseId, uint256 indexed deviceId, address indexed client, uint256 epoch, uint256 refunded, uint256 fee
     );
@@ -199,8 +209,8 @@ contract DissipativePool is AccessControl, ReentrancyGuardTransient {
     event DownReported(
         uint256 indexed leaseId, uint256 indexed deviceId, address indexed client, uint256 forcedEpoch, uint256 bond
     );
-    /// @notice A down report resolved. `passed`: the bond went to the owner; otherwise the client
-    ///         got the bond back plus `refund` and the lease ended.
+    /// @notice A down report resolved. `passed`: the bond was credited to the device's owner;
+    ///         otherwise the client got the bond back plus `refund` (escrow) and the lease ended.
     event DownResolved(
         uint256 indexed leaseId, uint256 indexed deviceId, bool passed, uint256 bond, uint256 refund
     );
@@ -302,11 +312,14 @@ contract DissipativePool is AccessControl, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- client actions
 
-    /// @notice Lease Active, free `deviceId` for `epochs` epochs from the current one.
+    /// @notice Lease Active, free `deviceId` for `epochs` epochs from the current one. The caller
+    ///         (client) pays `cost` (approve the pool first); `burned` of it is burned at once and
+    ///         the rest escrowed for the device's owner.
     /// @dev Gas: one `deviceSummary` and one `activeCount` call; the class (2 slots, one written),
     ///      the device's lease and escrow slots, one expiry word (plus, for the first lease of the
     ///      class in an epoch, the words of the epochs passed since the last sync). A device leased
     ///      before has its two slots rewritten non-zero to non-zero; the payout slot is not touched.
+    /// @param deviceId Device to lease (an Active device of a class with pricing, not leased now).
     /// @param epochs Epochs to lease, in [1, maxLeaseEpochs]; the lease covers
     ///        `[currentEpoch, currentEpoch + epochs)`.
     /// @param maxCost Most the caller pays (slippage bound); the exact cost is `quote(class, epochs)`.

@@ -38,6 +38,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from eth_utils import function_abi_to_4byte_selector, keccak, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
@@ -348,7 +349,8 @@ def _errors_by_selector() -> dict[bytes, tuple[str, list[str], list[str]]]:
             inputs = item.get("inputs", [])
             types = [_abi_type(i) for i in inputs]
             names = [i.get("name") or f"arg{k}" for k, i in enumerate(inputs)]
-            table[bytes(function_abi_to_4byte_selector(item))] = (item["name"], types, names)
+            selector = bytes(function_abi_to_4byte_selector(item))  # type: ignore[arg-type]
+            table[selector] = (item["name"], types, names)
     return table
 
 
@@ -751,9 +753,12 @@ class PinFi:
         out: list[Any] = []
         while start <= end:
             to = min(end, start + LOG_CHUNK - 1)
-            out += ch.with_retry(lambda s=start, t=to: event.get_logs(
-                from_block=s, to_block=t, argument_filters=filters or None),
-                what="eth_getLogs")
+
+            def get(s: int = start, t: int = to) -> list[Any]:
+                return list(event.get_logs(from_block=s, to_block=t,
+                                           argument_filters=filters or None))
+
+            out += ch.with_retry(get, what="eth_getLogs")
             start = to + 1
         return out
 
@@ -824,7 +829,7 @@ class PinFi:
 
     def _tx_receipt(self, h: str) -> dict[str, Any] | None:
         try:
-            rc = ch.with_retry(lambda: self.w3.eth.get_transaction_receipt(h),
+            rc = ch.with_retry(lambda: self.w3.eth.get_transaction_receipt(HexStr(h)),
                                what="eth_getTransactionReceipt")
         except TransactionNotFound:
             return None
@@ -852,7 +857,7 @@ class PinFi:
                 return rc
             else:
                 latest = int(ch.with_retry(lambda: self.w3.eth.get_transaction_count(
-                    self.address, "latest"), what="eth_getTransactionCount"))
+                    to_checksum_address(self.address), "latest"), what="eth_getTransactionCount"))
                 if latest <= tx.nonce:
                     used_rounds = 0
                     self._sender.poll(tx)  # rebroadcast a lost one, bump a stuck one

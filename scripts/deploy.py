@@ -233,9 +233,10 @@ def _class_fixes(d: Deployed, cls: dict[str, Any]) -> tuple[list[str], list[_Fix
         diffs.append(f"{name}: PoCPSVerifier {changed(want_v, have_v)}")
         fixes.append(_Fix(f"PoCPSVerifier.setClass {name}", lambda: d.verifier.setClass(
             cid, tuple(want_v[k] for k in PROOF_KEYS), sender=d.admin)))
+    pool = d.pool
     if not pool_ok:
         diffs.append(f"{name}: DissipativePool {changed(want_p, have_p)}")
-        fixes.append(_Fix(f"DissipativePool.setClass {name}", lambda: d.pool.setClass(
+        fixes.append(_Fix(f"DissipativePool.setClass {name}", lambda: pool.setClass(
             cid, *(want_p[k] for k in POOL_KEYS), sender=d.admin)))
     return diffs, fixes
 
@@ -289,8 +290,8 @@ def _immutables(d: Deployed, network: dict[str, Any]) -> list[str]:
 
 
 def _is_admin(d: Deployed) -> bool:
-    return all(c.hasRole(c.DEFAULT_ADMIN_ROLE(), d.admin)
-               for c in (d.token, d.staking, d.verifier, d.pool))
+    contracts: tuple[Any, ...] = (d.token, d.staking, d.verifier, d.pool)
+    return all(c.hasRole(c.DEFAULT_ADMIN_ROLE(), d.admin) for c in contracts)
 
 
 def _instances(project: Any, addresses: dict[str, str], admin: Any) -> Deployed:
@@ -350,22 +351,23 @@ def deploy(project: Any, chain: Any, account: Any, params: dict[str, Any],
     if path.is_file():
         record = _load_record(path, chain_id)
         with_code = {n: len(chain.provider.get_code(a)) > 0 for n, a in record["contracts"].items()}
-        if not all(with_code.values()):
-            missing = ", ".join(f"{n} {record['contracts'][n]}" for n, ok in with_code.items()
-                                if not ok)
-            if any(with_code.values()) and not redeploy:
-                raise DeployError(f"{path}: no code at {missing} (other contracts exist): "
-                                  "inspect the chain, then run with --redeploy")
-            if not (redeploy or ephemeral):
-                raise DeployError(f"{path}: no code at {missing} on chain {chain_id} (chain reset? "
-                                  "wrong network?); --redeploy deploys a new set")
-            echo(f"{path}: no contract code at its addresses (chain reset): deploying afresh")
-            record = None
-        elif redeploy:
+        if redeploy:
             backup = path.with_name(f"{chain_id}-{record.get('deploymentBlock', 'old')}.json")
             if not check:
                 os.replace(path, backup)
-            echo(f"--redeploy: previous deployment kept as {backup}")
+            echo(f"--redeploy: previous deployment {'would be' if check else ''} kept as "
+                 f"{backup}".replace("  ", " "))
+            record = None
+        elif not all(with_code.values()):
+            missing = ", ".join(f"{n} {record['contracts'][n]}" for n, ok in with_code.items()
+                                if not ok)
+            if any(with_code.values()):
+                raise DeployError(f"{path}: no code at {missing} (other contracts exist): "
+                                  "inspect the chain, then run with --redeploy")
+            if not ephemeral:
+                raise DeployError(f"{path}: no code at {missing} on chain {chain_id} (chain reset? "
+                                  "wrong network?); --redeploy deploys a new set")
+            echo(f"{path}: no contract code at its addresses (chain reset): deploying afresh")
             record = None
 
     if record is None:
@@ -385,7 +387,7 @@ def _fresh(project: Any, chain: Any, account: Any, params: dict[str, Any], path:
         block = int(chain.provider.get_receipt(d.token.txn_hash).block_number)
     except Exception:  # older Ape or a provider without the receipt: the first possible block
         block = head + 1
-    record = {
+    record: dict[str, Any] = {
         "chainId": int(chain.chain_id),
         "deploymentBlock": block,
         "genesisBlock": int(d.staking.genesisBlock()),

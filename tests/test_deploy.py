@@ -195,6 +195,29 @@ def test_refusals(project, chain, deployer, params, fresh, tmp_path, accounts):
         == 20
 
 
+def test_interrupted_run_is_completed(project, chain, deployer, tmp_path):
+    """Contracts deployed and recorded, then the run stopped: a missing role and the classes
+    are added, nothing is redeployed."""
+    from pinfi.deployer import deploy_protocol
+
+    small = dep.load_params(PARAMS, epoch_blocks=20, only=["cpu-test"])
+    d = deploy_protocol(project, chain, deployer, small["network"], [], with_pool=True)
+    d.token.revokeRole(d.token.MINTER_ROLE(), d.staking, sender=deployer)
+    rec = {"chainId": chain.chain_id, "deploymentBlock": 1, "contracts": d.addresses(),
+           "params": small}
+    (tmp_path / f"{chain.chain_id}.json").write_text(json.dumps(rec))
+    lines = Lines()
+    out = dep.deploy(project, chain, deployer, small, tmp_path, echo=lines)
+    assert not out.deployed
+    assert out.actions == ["PinToken.grantRole(MINTER_ROLE, Staking)",
+                           "configure class 1 (cpu-test)"]
+    assert d.token.hasRole(d.token.MINTER_ROLE(), d.staking)
+    written = json.loads((tmp_path / f"{chain.chain_id}.json").read_text())
+    assert written["contracts"] == d.addresses() and set(written["abiHashes"]) == set(
+        dep.CONTRACTS) and written["genesisBlock"] == d.staking.genesisBlock()
+    assert not dep.deploy(project, chain, deployer, small, tmp_path, echo=Lines()).changed
+
+
 def test_parameter_file_errors(tmp_path):
     with pytest.raises(dep.DeployError, match="not found"):
         dep.load_params(tmp_path / "nope.json")

@@ -153,26 +153,26 @@ def test_demand_falls_lazily(chain, env, bob, carol):
     pool = env.pool
     c = pocps.next_epoch(chain, env)
     d0, d1, d2, d3 = env.devices
-    for dev, m in ((d0, 1), (d1, 3), (d2, 17), (d3, 40)):
+    for dev, m in ((d0, 1), (d1, 3), (d2, 17), (d3, 20)):
         lease(env, dev, m, bob)
     assert pool.classState(CLASS_ID) == (4, 4, c)
-    assert pool.classHorizon(CLASS_ID) == c + 40
+    assert pool.classHorizon(CLASS_ID) == c + 20
     goto(chain, env, c + 1)
     assert pool.classState(CLASS_ID) == (3, 4, c)  # lazy: nothing stored yet
     assert not pool.leaseOf(d0)[5] and pool.leaseOf(d1)[5]
     goto(chain, env, c + 3)
     assert demand(pool) == 2
-    # A lease syncs the class: the loop crosses no word boundary or one, depending on c.
-    lease(env, d0, 20, carol)
+    lease(env, d0, 20, carol)  # syncs the class
     assert pool.classState(CLASS_ID) == (3, 4, c + 3)
+    assert pool.classHorizon(CLASS_ID) == c + 23
     goto(chain, env, c + 17)
-    assert demand(pool) == 2  # d2 expired at c + 17; d3 and d0 (c + 23) remain
-    goto(chain, env, c + 23)
+    assert demand(pool) == 2  # d2 expired at c + 17; d3 (c + 20) and d0 (c + 23) remain
+    goto(chain, env, c + 20)
     assert demand(pool) == 1
-    goto(chain, env, c + 40)
+    goto(chain, env, c + 23)
     assert demand(pool) == 0  # horizon reached: no loop at all
     tx = lease(env, d1, 1, bob)
-    assert pool.classState(CLASS_ID) == (1, 4, c + 40)
+    assert pool.classState(CLASS_ID) == (1, 4, c + 23)
     print(f"gas lease after horizon: {tx.gas_used}")
 
 
@@ -181,20 +181,18 @@ def test_sync_spans_many_words(chain, env, bob):
     pool = env.pool
     c = pocps.next_epoch(chain, env)
     ends = {}
-    for dev, m in zip(env.devices, (5, 18, 35, 64)):
+    for dev, m in zip(env.devices, (5, 17, 18, 34)):
         lease(env, dev, m, bob)
         ends[dev] = c + m
-    horizon = max(ends.values())
-    # Keep the class synced at c while walking forward: views only.
-    for e in (c + 4, c + 5, c + 17, c + 18, c + 34, c + 35, c + 63):
+    assert pool.classHorizon(CLASS_ID) == c + 34
+    # The class stays synced at c while time passes: views only.
+    for e in (c + 4, c + 5, c + 16, c + 17, c + 18, c + 33):
         goto(chain, env, e)
         assert demand(pool) == sum(1 for end in ends.values() if end > e), e
-    assert pool.classHorizon(CLASS_ID) == horizon
-    # One lease at c + 63 syncs 63 epochs at once (5 words).
-    d = env.devices[0]
-    tx = lease(env, d, 1, bob)
-    assert pool.classState(CLASS_ID) == (2, 4, c + 63)
-    print(f"gas lease syncing 63 epochs: {tx.gas_used}")
+    # One lease at c + 33 syncs 33 epochs at once (three words).
+    tx = lease(env, env.devices[0], 1, bob)
+    assert pool.classState(CLASS_ID) == (2, 4, c + 33)
+    print(f"gas lease syncing 33 epochs: {tx.gas_used}")
 
 
 # ------------------------------------------------------------------------------------- extend / terminate

@@ -7,6 +7,7 @@ numbers of the receipts (rewards replay the contract's reward-per-weight accumul
 from __future__ import annotations
 
 import pytest
+from ape.exceptions import ContractLogicError
 
 from tests import pocps
 from tests.conftest import (
@@ -835,7 +836,7 @@ def test_deregister_during_maintenance_keeps_it_exempt(chain, system, as_verifie
     assert st.getDevice(other).bond == MIN_BOND - MISS_SLASH
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=True, raises=ContractLogicError, reason=(
     "Staking.deregister keeps a Maintenance device's stateEpoch (maintenance start) even when "
     "the maintenance is over: the re-proof duty of epochs >= maintUntil (mode Always) turns "
     "Exempt, so a device that misses its post-maintenance challenge erases the miss by "
@@ -854,7 +855,7 @@ def test_deregister_after_maintenance_keeps_the_missed_reproof(chain, system, al
     assert st.getDevice(device).bond == MIN_BOND - MISS_SLASH
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=True, raises=ContractLogicError, reason=(
     "Staking.unjail resets `since` to currentEpoch + 1, so challengeInfo returns Exempt for "
     "every earlier epoch: the owner of a device jailed for one miss can erase a second, "
     "still-reportable miss of the previous epoch by unjailing before anyone reports it "

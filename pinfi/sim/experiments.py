@@ -87,6 +87,7 @@ def run_job(job: Job) -> dict[str, Any]:
         d["cheater_pnl_usd"] = c.cheater_pnl_usd
         d["honest_device_epochs"] = c.honest_device_epochs
         d["cheater_device_epochs"] = c.cheater_device_epochs
+        d["cheater_attempts"] = c.cheater_attempts
         out[name] = d
     out["_token"] = {"token_usd": tr.token_usd, "supply": tr.supply, "burned": tr.burned,
                      "minted": tr.minted}
@@ -222,9 +223,10 @@ def experiment_equilibrium(setup: Setup, runner: Runner, log: Log) -> Equilibriu
     noise: dict[str, float] = {}
     levels: dict[str, dict[str, float]] = {}
     for n in GPU_CLASSES:
+        # Noise of one Monte Carlo run around the expected path's settled daily profile.
         q = mc[n]["quote"]
-        prof = hourly_profile(q, 48, shock)
-        rel = q[48:shock] / prof[np.arange(48, shock) % 24] - 1
+        prof = hourly_profile(mean[n]["quote"], T - 72, T)
+        rel = q[T - 72:] / prof[np.arange(T - 72, T) % 24] - 1
         noise[n] = float(np.percentile(np.abs(rel), 95))
         m = mean[n]
         pre = slice(shock - 48, shock)
@@ -535,8 +537,8 @@ def experiment_cheating(setup: Setup, security: SecurityResult, rates: HashRates
         dmin_half[n] = float(np.min(eco.cheat_margin(p, f, p.k, p.challenge_p, g, token_usd=0.5)))
         c = base[n]
         abm[n] = {
-            "cheater_pnl_usd_per_device_epoch":
-                c["cheater_pnl_usd"] / max(1, c["cheater_device_epochs"]),
+            "cheater_pnl_usd_per_attempt": c["cheater_pnl_usd"] / max(1, c["cheater_attempts"]),
+            "cheater_attempts": float(c["cheater_attempts"]),
             "honest_pnl_usd_per_device_epoch":
                 c["honest_pnl_usd"] / max(1, c["honest_device_epochs"]),
             "cheater_device_epochs": float(c["cheater_device_epochs"]),

@@ -190,12 +190,13 @@ class ClassTrace:
     cheater_pnl_usd: float = 0.0
     cheater_device_epochs: int = 0
     honest_device_epochs: int = 0
+    cheater_attempts: int = 0
 
     @classmethod
     def empty(cls, name: str, n: int) -> ClassTrace:
         f = {k: np.zeros(n) for k in cls.__dataclass_fields__ if k not in (
             "name", "honest_pnl_usd", "cheater_pnl_usd", "cheater_device_epochs",
-            "honest_device_epochs")}
+            "honest_device_epochs", "cheater_attempts")}
         return cls(name=name, **f)
 
 
@@ -253,6 +254,7 @@ class _ClassState:
         self.survive = m.cheat_f ** p.k
         self.unbond = network.unbonding_epochs
         self.honest_pnl = 0.0
+        self.cheat_joins = int(np.count_nonzero(self.cheat & (self.state == ACTIVE)))
         self.cheat_pnl = 0.0
         self.honest_dev_epochs = 0
         self.cheat_dev_epochs = 0
@@ -504,6 +506,7 @@ def run_market(markets: list[ClassMarket], network: NetworkParams, scenario: Sce
             join = _pick(eligible, b.kappa_in, st, "carry_in", rng_, dm.stratified)
             st.state[join] = PENDING
             st.timer[join] = b.entry_lag
+            st.cheat_joins += int(np.count_nonzero(st.cheat[join]))
             active = np.flatnonzero(st.state == ACTIVE)
             # Leave only when both the current and the smoothed forecasts are below cost.
             losing = active[st.cost[active] * (1.0 - b.hurdle_out) > max(st.net_slow, st.net_mid)]
@@ -551,6 +554,7 @@ def run_market(markets: list[ClassMarket], network: NetworkParams, scenario: Sce
         tr.cheater_pnl_usd = st.cheat_pnl
         tr.honest_device_epochs = st.honest_dev_epochs
         tr.cheater_device_epochs = st.cheat_dev_epochs
+        tr.cheater_attempts = st.cheat_joins
     return Trace(classes=traces, token_usd=token, supply=supply, burned=burned_total,
                  minted=minted_total, seed=seed)
 

@@ -99,10 +99,19 @@ def write_report(o: Outcome, out: Path) -> None:
                  for j, b in enumerate(eq.betas)))
     add(f"- Slowest cell: alpha {worst[1]:g}, beta {worst[2]:g}: {int(worst[0])} epochs. "
         f"Oscillating cells: {int(eq.sweep_osc.sum())}.")
-    add("- Reading: alpha sets how far the price moves for a given utilization error "
-        "(high alpha: larger spikes, longer to get inside 5%); beta takes provider income away "
-        "at a given price, so the equilibrium moves to higher utilization and price, closer to "
-        "saturation at the daily peak (rationing, right column).")
+    ia1 = eq.alphas.index(1.0) if 1.0 in eq.alphas else 0
+    add(f"- Every cell has P0 re-calibrated so that providers break even at the same utilization, "
+        f"so the cells differ in dynamics and in what clients pay: peak utilization after the "
+        f"shock stays within {eq.sweep_upeak.min():.2f}-{eq.sweep_upeak.max():.2f}, while the "
+        f"mean price at alpha 1 rises from {eq.sweep_price[ia1, 0]:.2f} (beta 0) to "
+        f"{eq.sweep_price[ia1, -1]:.2f} PIN (beta {eq.betas[-1]:g}): the burn is paid by "
+        "clients, 1/(1 - beta) on top of what providers need.")
+    add("- alpha sets how far the price moves for a given utilization error: at alpha >= 3 a "
+        "shock overshoots by "
+        f"{eq.sweep_peak[-1].min():.0%}-{eq.sweep_peak[-1].max():.0%} (alpha 4) and the price "
+        "swings back out of the band (oscillation) while supply catches up; alpha <= 1 keeps "
+        f"the peak below {eq.sweep_peak[: ia1 + 1].max():.0%}. alpha 0.5 is concave: the price "
+        "barely reacts near full utilization, which weakens the scarcity signal at daily peaks.")
     add("")
     add("### Provider behaviour")
     add("")
@@ -111,9 +120,17 @@ def write_report(o: Outcome, out: Path) -> None:
     for lab, st in eq.sensitivity:
         add(f"- {lab}: {st.settle_epochs} epochs (peak +{st.peak_deviation:.1%}, undershoot "
             f"{st.undershoot:.1%}{', oscillates' if st.oscillating else ''}).")
-    add("- Fast entry helps only while entrants see the Pending pipeline; providers that "
-        "chase trailing income overshoot; a long unbonding period locks out devices that left "
-        "during quiet days exactly when a shock needs them back.")
+    sens = dict(eq.sensitivity)
+    naive = sens.get("naive: trailing 24h income")
+    slow = sens.get("kappa_in=0.1")
+    unb = sens.get("unbonding 7 days")
+    if naive is not None and slow is not None and unb is not None:
+        add(f"- The goal holds for every reaction speed tried when providers forecast from the "
+            f"on-chain pipeline (slowest: kappa_in 0.1, {slow.settle_epochs} epochs). It breaks "
+            f"when providers chase the trailing 24 h income ({naive.settle_epochs} epochs): they "
+            "see the shock a day late. A 7-day unbonding (instead of the recommended 1 day) "
+            f"gives {unb.settle_epochs} epochs and a {unb.undershoot:.0%} undershoot: devices that "
+            "left on quiet days are locked out when the shock needs them back.")
     add("")
 
     # ---------------------------------------------------------------- 2
@@ -144,8 +161,14 @@ def write_report(o: Outcome, out: Path) -> None:
     add("- A median-cost provider breaks even near the utilization the curve was calibrated "
         "for; the realized P&L of the ABM's honest providers is positive because the active "
         "set is the cheaper part of the cost distribution (inframarginal rent).")
-    add("- Halving the token price moves the break-even beyond reach for every class: prices "
-        "are set in PIN (experiment 4).")
+    half = [sup.break_even[n]["token x0.5"] for n in GPU_CLASSES]
+    add("- Halving the token price moves the break-even to u = "
+        + ", ".join("never" if x == float("inf") else f"{x:.2f}" for x in half)
+        + f" ({', '.join(GPU_CLASSES)}): "
+        + ("beyond full utilization for every class" if all(x > 1 for x in half)
+           else "higher for every class")
+        + ", because pool prices and emission are set in PIN while costs are in USD "
+        "(experiment 4).")
     add("")
 
     # ---------------------------------------------------------------- 3
@@ -171,8 +194,17 @@ def write_report(o: Outcome, out: Path) -> None:
     add(f"- PinFi at full load costs {ratio:.0%} of AWS p5 list and "
         f"{c['pinfi_full_load'] / c['peer_gpu_full_load']:.0%} of the decentralized peer; the "
         "LooPIN claim of ~1% of current costs does not survive: the price is bounded below by "
-        "the providers' cost divided by utilization and by (1 - beta). At 100,000 calls/day "
-        "one H100 is mostly idle, and a per-token API is cheaper than any whole-GPU lease.")
+        "the providers' cost divided by utilization and by (1 - beta).")
+    options = {"PinFi H100 lease": c["pinfi_startup"], "AWS p5": c["aws_p5_startup"],
+               "AWS Bedrock API": c["aws_bedrock_api"], "Hyperbolic H100": c["peer_gpu_startup"],
+               "Hyperbolic API": c["peer_api"]}
+    best = min(options, key=lambda k: options[k])
+    load = 100_000 / 24 / c["requests_per_device_hour"]
+    add(f"- At 100,000 calls/day one H100 runs at {load:.0%} of its capacity, so whole-device "
+        f"leases pay mostly for idle time: the cheapest option for the startup is **{best}** "
+        f"({_usd(options[best], 3)}); PinFi is "
+        f"{options['PinFi H100 lease'] / options[best]:.1f}x that. PinFi wins once the load "
+        "fills whole devices (the full-load column).")
     add(f"- A100 alternative (two A100 per replica): {_usd(dem.a100_costs['pinfi_full_load'], 4)} "
         "per 1,000 at full load.")
     add("")
@@ -192,16 +224,24 @@ def write_report(o: Outcome, out: Path) -> None:
     add("")
     up = sec.summary["token x2"]
     dn = sec.summary["token x0.5"]
-    add(f"- Token x2: total value bonded x{up['tvb_ratio']:.2f}, "
-        f"devices x{up['devices_ratio']:.2f}. "
-        "Bonds are fixed in PIN, so their USD value doubles, but USD lease prices double too and "
-        "clients leave; providers stay because emission and fees are worth more in USD.")
+    upr = sec.summary["token x2, re-peg after 3 days"]
+    dnr = sec.summary["token x0.5, re-peg after 3 days"]
+    add(f"- Token x2: total value bonded x{up['tvb_ratio']:.2f}, not x2: bonds are fixed in PIN "
+        f"(their USD value doubles) but the device count goes x{up['devices_ratio']:.2f}. Lease "
+        f"prices are set in PIN, so their USD price doubles, clients leave (H100 utilization "
+        f"{up['h100_util_end']:.2f}) and the fee income lost outweighs the dearer emission. "
+        "Nobody needs to unstake to sell for security to lag the token price: the pool's own "
+        "pricing does it.")
     add(f"- Token x0.5: total value bonded x{dn['tvb_ratio']:.2f}, devices "
-        f"x{dn['devices_ratio']:.2f}: USD income halves, costs do not, and providers leave; the "
-        "Sybil cost falls with both the token price and the device count.")
-    add("- With a governance re-peg of `pFloor` and `P0` after 3 days, USD prices return and "
-        "the device count recovers; without a price oracle this is the operational answer "
-        "(PIN-denominated curves are a token-price bet).")
+        f"x{dn['devices_ratio']:.2f}: USD income halves while costs do not; the pool fills up "
+        f"(H100 utilization {dn['h100_util_end']:.2f}) at a USD price below providers' costs, "
+        "and the cost of a Sybil third of the H100 pool falls to "
+        f"${dn['sybil_h100_usd_end']:,.0f}.")
+    add(f"- A governance re-peg of `pFloor` and `P0` 3 days after the move restores the device "
+        f"count (x{upr['devices_ratio']:.2f} and x{dnr['devices_ratio']:.2f}) and makes the "
+        f"value bonded track the token (x{upr['tvb_ratio']:.2f} and x{dnr['tvb_ratio']:.2f}). "
+        "Without a price oracle, PIN-denominated curves need that re-peg; bonds in PIN mean "
+        "security in USD moves one for one with the token whatever governance does.")
     add("")
 
     # ---------------------------------------------------------------- 5
@@ -216,8 +256,8 @@ def write_report(o: Outcome, out: Path) -> None:
         "Hyperbolic PoSP's S < gain / p; the worst case is f -> 0.")
     add("")
     add("| class | p | k | S (PIN) | G ($/h) | min penalty/gain | at token x0.5 | region empty | "
-        "ABM cheater P&L $/device-h | ABM honest P&L $/device-h |")
-    add("|---|---|---|---|---|---|---|---|---|---|")
+        "ABM cheater attempts | ABM cheater P&L $/attempt | ABM honest P&L $/device-h |")
+    add("|---|---|---|---|---|---|---|---|---|---|---|")
     for n in GPU_CLASSES:
         p = cls[n]
         a = ch.abm[n]
@@ -225,12 +265,13 @@ def write_report(o: Outcome, out: Path) -> None:
             f"{ch.gain_full_usd[n]:.3f} | **{ch.default_min_margin[n]:.1f}** | "
             f"{ch.default_min_margin_half_token[n]:.1f} | "
             f"{'yes' if ch.default_min_margin[n] > 1 else 'NO'} | "
-            f"{a['cheater_pnl_usd_per_device_epoch']:+.3f} | "
+            f"{a['cheater_attempts']:.0f} | {a['cheater_pnl_usd_per_attempt']:+.1f} | "
             f"{a['honest_pnl_usd_per_device_epoch']:+.3f} |")
     add("")
-    add("- In the agent-based run 4% of potential devices are cheaters with f = 0.5: the "
-        "Pending test challenge catches almost all of them before they earn (0.5^16), the rest "
-        "at the first selection; their realized P&L is negative.")
+    add("- In the agent-based run 4% of potential devices are cheaters with f = 0.5 (they join "
+        "whenever an honest device would, ignoring the slash): the Pending test challenge "
+        "catches them before they earn (survival 0.5^16), those already Active at the start at "
+        "their first selection; every attempt loses about the slash.")
     add("")
     add("### What PoCPS time-binds (sizing, PROTOCOL.md section 4)")
     add("")
