@@ -727,6 +727,7 @@ contract DissipativePool is AccessControl, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- internals
 
+    /// @dev The shared clock, from the immutables copied from Staking (no cross-call).
     function _currentEpoch() internal view returns (uint256) {
         if (block.number < genesisBlock) revert BeforeGenesis(genesisBlock);
         unchecked {
@@ -735,6 +736,7 @@ contract DissipativePool is AccessControl, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev `(deviceId << 64) | nonce`; device ids come from Staking's counter (far below 2^192).
     function _leaseId(uint256 deviceId, uint256 nonce) internal pure returns (uint256) {
         return (deviceId << 64) | nonce;
     }

@@ -487,7 +487,10 @@ class TxSender:
 
     def estimate(self, fn: ContractFunction, value: int = 0) -> int:
         try:
-            return int(with_retry(lambda: fn.estimate_gas({"from": self.address, "value": value}),
+            # Against the pending block: the transaction executes in the next block, and some
+            # checks depend on block.number (e.g. "not in the commit block").
+            return int(with_retry(lambda: fn.estimate_gas({"from": self.address, "value": value},
+                                                          block_identifier="pending"),
                                   what=f"eth_estimateGas {fn.fn_name}"))
         except REVERTS as exc:
             raise explain(exc) from exc

@@ -25,6 +25,7 @@ from ape.cli import ConnectedProviderCommand
 from eth_account import Account
 
 from pinfi.deployer import deploy_protocol
+from pinfi.protocol import marginal_price
 
 OUT = Path("out/demo")
 PARAMS = Path("pinfi/params/classes.json")
@@ -42,7 +43,8 @@ class EpochRow:
     R: int
     D: int
     utilization: float
-    price: float  # PIN per device-epoch for the next lease (quote), NaN when sold out
+    price: float  # marginal price P(u) = pFloor + P0 u^alpha at the epoch's utilization, PIN
+    quote: float  # what one more device-epoch costs (the pool's quote), NaN when sold out
     leases: int
     burned: int
     rewards: int
@@ -137,9 +139,13 @@ def _plots(rows: list[EpochRow]) -> None:
 
     epochs = [r.epoch for r in rows]
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(epochs, [r.price for r in rows], marker="o", color="tab:red")
+    ax.plot(epochs, [r.price for r in rows], marker="o", color="tab:red",
+            label="marginal price P(u) = pFloor + P0 u^alpha")
+    ax.plot(epochs, [r.quote for r in rows], marker="x", linestyle="--", color="tab:blue",
+            label="pool quote for one more device-epoch (gaps: sold out)")
+    ax.legend()
     ax.set_xlabel("epoch")
-    ax.set_ylabel("quote for one more device-epoch (PIN)")
+    ax.set_ylabel("PIN per device-epoch")
     ax.set_title("PinFi demo: price follows utilization")
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -210,7 +216,7 @@ def cli(epochs: int, block_interval: float) -> None:
         folders = {name: OUT / "agents" / name for name, _, _ in PROVIDERS}
         procs.wait_ready(folders, " started: ")
         procs.wait_ready({"keeper": keeper_dir}, "verifier 0x")
-        rows = _run(d, procs, client, epochs, block_interval)
+        rows = _run(d, cls, procs, client, epochs, block_interval)
     except KeyboardInterrupt:
         click.echo("interrupted: stopping agents")
         raise
@@ -233,12 +239,12 @@ def cli(epochs: int, block_interval: float) -> None:
     (OUT / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     _plots(rows)
     click.echo("")
-    click.echo(f"{'epoch':>5} {'R':>3} {'D':>3} {'util':>5} {'price PIN':>10} {'leases':>6} "
-               f"{'burned PIN':>11} {'rewards PIN':>11} {'slashes':>7}")
+    click.echo(f"{'epoch':>5} {'R':>3} {'D':>3} {'util':>5} {'price PIN':>10} {'quote PIN':>10} "
+               f"{'leases':>6} {'burned PIN':>11} {'rewards PIN':>11} {'slashes':>7}")
     for r in rows:
         click.echo(f"{r.epoch:>5} {r.R:>3} {r.D:>3} {r.utilization:>5.2f} {r.price:>10.2f} "
-                   f"{r.leases:>6} {r.burned / 1e18:>11.2f} {r.rewards / 1e18:>11.2f} "
-                   f"{r.slashes:>7}")
+                   f"{r.quote:>10.2f} {r.leases:>6} {r.burned / 1e18:>11.2f} "
+                   f"{r.rewards / 1e18:>11.2f} {r.slashes:>7}")
     click.echo("")
     click.echo(f"leases {summary['leases']}, burned {summary['burned'] / 1e18:,.2f} PIN, "
                f"cheater slashed {summary['slashed_cheater']}x, honest slashed "
@@ -247,7 +253,8 @@ def cli(epochs: int, block_interval: float) -> None:
                f"in {summary['seconds']:.0f}s")
 
 
-def _run(d: Any, procs: Processes, client: Any, epochs: int, interval: float) -> list[EpochRow]:
+def _run(d: Any, cls: dict[str, Any], procs: Processes, client: Any, epochs: int,
+         interval: float) -> list[EpochRow]:
     """Produce blocks; each epoch the client leases one more free device for two epochs."""
     click.echo(f"[3/4] running {epochs} epochs ({EPOCH_BLOCKS} blocks each) ...")
     rows: list[EpochRow] = []
@@ -266,11 +273,11 @@ def _run(d: Any, procs: Processes, client: Any, epochs: int, interval: float) ->
         # Epoch `last` just ended: record it, then act as the client in epoch `e`.
         head = chain.blocks.head.number
         if last >= start_epoch:
-            rows.append(_row(d, last, epoch_first_block, head, minted_emission))
+            rows.append(_row(d, cls, last, epoch_first_block, head, minted_emission))
             minted_emission = d.staking.emittedUntil(head)
             r = rows[-1]
             click.echo(f"      epoch {r.epoch}: R={r.R} D={r.D} price={r.price:.2f} "
-                       f"leases={r.leases} slashes={r.slashes}")
+                       f"quote={r.quote:.2f} leases={r.leases} slashes={r.slashes}")
         epoch_first_block = head
         last = e
         if e >= start_epoch + 1:
@@ -278,21 +285,23 @@ def _run(d: Any, procs: Processes, client: Any, epochs: int, interval: float) ->
     return rows
 
 
-def _row(d: Any, epoch: int, first: int, last: int, emitted_before: int) -> EpochRow:
+def _row(d: Any, cls: dict[str, Any], epoch: int, first: int, last: int,
+         emitted_before: int) -> EpochRow:
     demand, supply, _ = d.pool.classState(CLASS_ID)
     leases = list(d.pool.LeaseOpened.range(first, last + 1))
     slashes = list(d.staking.DeviceSlashed.range(first, last + 1))
     burned = sum(x.burned for x in leases) + sum(x.burned for x in slashes)
-    price = float("nan") if demand >= supply else d.pool.quote(CLASS_ID, 1) / 1e18
+    quote = float("nan") if demand >= supply else d.pool.quote(CLASS_ID, 1) / 1e18
     rewards = d.staking.emittedUntil(last) - emitted_before if supply else 0
     util = demand / supply if supply else 0.0
-    return EpochRow(epoch, int(supply), int(demand), util, price, len(leases), int(burned),
-                    int(rewards), len(slashes))
+    price = marginal_price(int(cls["pFloor"]), int(cls["p0"]), int(cls["alpha"]), util) / 1e18
+    return EpochRow(epoch, int(supply), int(demand), util, price, quote, len(leases),
+                    int(burned), int(rewards), len(slashes))
 
 
 def _lease_one(d: Any, client: Any) -> None:
     for device in range(1, d.staking.deviceCount() + 1):
-        _, class_id, state = d.staking.deviceSummary(device)
+        _, _, state = d.staking.deviceSummary(device)
         if state == 2 and not d.pool.leaseOf(device)[5]:
             d.pool.lease(device, 3, 2**255, chain.pending_timestamp + 600,
                          b"demo-job".ljust(32, b"\0"), sender=client)

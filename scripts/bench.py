@@ -85,7 +85,8 @@ class Bench:
     def open(self, device: int, operator, cls: dict, epoch: int, tree, commit_tx,
              name: str | None = None):
         bh = bytes(chain.provider.web3.eth.get_block(commit_tx.block_number)["hash"])
-        picks = proto.samples(proto.sample_seed(bh, tree.root), tree.n_leaves, cls["k"], cls["leaf"])
+        sseed = proto.sample_seed(bh, tree.root)
+        picks = proto.samples(sseed, tree.n_leaves, cls["k"], cls["leaf"])
         leaves, proof = proto.build_opening(tree, picks)
         tx = self.d.verifier.open(device, epoch, leaves, proof, sender=operator)
         if name:

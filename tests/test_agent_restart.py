@@ -170,8 +170,11 @@ def test_rpc_outage_no_missed_challenge(chain, project, deployer, alice, tmp_pat
 
         # 3. Outage between the commit and the opening (8 blocks of a 40-block open window).
         e3 = goto_epoch()
-        while row(e3) is None or row(e3).state != st.COMMITTED:
+        for _ in range(20):
             d.step()
+            if row(e3) is not None and row(e3).state == st.COMMITTED:
+                break
+        assert row(e3).state == st.COMMITTED, row(e3)
         outage(8)
         for _ in range(3):
             d.step()
