@@ -43,6 +43,14 @@ CPU_CONFIGS: tuple[tuple[int, int], ...] = (
     (4096, 1024),
 )
 QUICK_CONFIGS: tuple[tuple[int, int], ...] = ((1024, 32),)
+# GPU rows (provider agent's torch backend), only when CUDA is visible to torch.
+CUDA_CONFIGS: tuple[tuple[int, int], ...] = (
+    (1024, 32),
+    (4096, 32),
+    (8192, 128),
+    (16384, 1024),
+)
+CUDA_QUICK_CONFIGS: tuple[tuple[int, int], ...] = ((4096, 32),)
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "agent.json"
 
 # A pipeline takes (seed, n, leaf) and returns the 32-byte root; a baseline factory takes n and
@@ -142,6 +150,48 @@ def format_table(rows: Sequence[dict[str, Any]], title: str) -> str:
     return "\n".join(lines)
 
 
+def cuda_available() -> bool:
+    """Whether torch is installed and sees a CUDA device."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def cuda_rows(
+    configs: Iterable[tuple[int, int]], repeat: int, mode: str = "int8"
+) -> list[dict[str, Any]]:
+    """The ``cuda`` section: the agent's torch pipeline (generation on the GPU, exact GEMM in
+    ``mode``, copy back, SHA-256 tree on the CPU) against torch's bare GEMM of the same size,
+    inputs and arithmetic on the same GPU."""
+    import torch
+
+    from provider_agent.backends import TorchBackend
+
+    backend = TorchBackend("cuda", mode)
+    backend.self_check()
+
+    def pipeline(seed: bytes, n: int, leaf: int) -> bytes:
+        return backend.compute(seed, n, leaf).root
+
+    def baseline(n: int) -> Callable[[], object]:
+        gen = torch.Generator(device="cuda").manual_seed(n)
+        a = torch.randint(0, 16, (n, n), dtype=torch.int8, device="cuda", generator=gen)
+        bt = torch.randint(0, 16, (n, n), dtype=torch.int8, device="cuda", generator=gen)
+        b = bt.t() if mode == "int8" else bt.to(
+            {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[mode]).t()
+
+        def mm() -> object:
+            c = backend._mm(a, b)
+            torch.cuda.synchronize()
+            return c
+
+        return mm
+
+    return bench_backend(pipeline, baseline, configs, repeat)
+
+
 def run(
     configs: Iterable[tuple[int, int]],
     repeat: int,
@@ -169,10 +219,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="n=1024 only")
     ap.add_argument("--repeat", type=int, default=3, help="best of this many runs (default 3)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output path")
+    ap.add_argument("--cuda-mode", default="int8", choices=("int8", "fp16", "bf16", "fp32"),
+                    help="GEMM arithmetic of the cuda rows (default int8)")
+    ap.add_argument("--no-cuda", action="store_true", help="skip the cuda rows")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    result = run(QUICK_CONFIGS if args.quick else CPU_CONFIGS, args.repeat, args.out)
+    extra = None
+    if not args.no_cuda and cuda_available():
+        import torch
+
+        cfgs = CUDA_QUICK_CONFIGS if args.quick else CUDA_CONFIGS
+        extra = {"cuda": cuda_rows(cfgs, args.repeat, args.cuda_mode)}
+        gpu = torch.cuda.get_device_name(0)
+    result = run(QUICK_CONFIGS if args.quick else CPU_CONFIGS, args.repeat, args.out, extra)
     print(format_table(result["cpu"], "cpu (numpy fp32 BLAS + hashlib SHA-256)"))
+    if extra:
+        result["machine"]["gpu"] = gpu
+        result["machine"]["cuda_mode"] = args.cuda_mode
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        print(format_table(result["cuda"], f"cuda ({gpu}, {args.cuda_mode} GEMM + SHA-256)"))
     print(f"wrote {args.out}")
     return 0
 

@@ -136,6 +136,9 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     mapping(uint256 deviceId => Record[2]) internal _records;
     /// @notice Epoch + 1 in which a client's `reportDown` forces the device's challenge (0: none).
     mapping(uint256 deviceId => uint256) public forcedEpochPlusOne;
+    /// @notice Epoch + 1 of the device's last forced challenge that it passed (0: none). Kept
+    ///         apart from the recycled proof records so the pool can resolve a report any time.
+    mapping(uint256 deviceId => uint256) public forcedPassedPlusOne;
 
     // ---------------------------------------------------------------- construction / governance
 
@@ -275,6 +278,7 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         }
         r.openBlock = uint64(block.number);
         r.status = ProofStatus.Opened;
+        if (forcedEpochPlusOne[deviceId] == epoch + 1) forcedPassedPlusOne[deviceId] = epoch + 1;
         emit Opened(deviceId, epoch, sseed);
         if (mode == IStaking.ChallengeMode.Always) staking.activate(deviceId);
     }
@@ -444,9 +448,11 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     }
 
     /// @inheritdoc IPoCPSVerifier
+    /// @dev A passed forced challenge reads `Opened` even after its record was recycled.
     function proofStatus(uint256 deviceId, uint256 epoch) external view returns (ProofStatus) {
         Record storage r = _records[deviceId][epoch & 1];
-        return r.epoch == epoch ? r.status : ProofStatus.None;
+        if (r.epoch == epoch) return r.status;
+        return forcedPassedPlusOne[deviceId] == epoch + 1 ? ProofStatus.Opened : ProofStatus.None;
     }
 
     /// @notice Whether `deviceId` must prove itself in `epoch` (its epoch seed must be stored).

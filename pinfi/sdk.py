@@ -712,7 +712,7 @@ class PinFi:
             if int(state) != 2 or (class_id is not None and int(cid) != class_id):
                 continue
             live = self._call(self.pool.functions.leaseOf(device_id))[5]
-            forced = self._call(self.pool.functions.escrowOf(device_id))[5]
+            forced = self._call(self.pool.functions.escrowOf(device_id))[4]
             if not live and int(forced) == 0:
                 out.append(device_id)
         return out
@@ -735,7 +735,7 @@ class PinFi:
             raise LeaseNotLive(f"lease {_lease(lease_id)} does not exist [LeaseNotLive]",
                                "LeaseNotLive", {"leaseId": lease_id})
         if wanted == int(nonce):
-            forced = int(self._call(self.pool.functions.escrowOf(device_id))[5])
+            forced = int(self._call(self.pool.functions.escrowOf(device_id))[4])
             return LeaseInfo(lease_id, device_id, str(client), int(start), int(end),
                              int(per_epoch), bool(live), True, forced)
         opened = next(iter(self._logs(self.pool.events.LeaseOpened,

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from web3.logs import DISCARD
+
 from pinfi import chain as ch
 from pinfi import protocol
 
@@ -295,7 +297,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     _approve(ctx, min_bond)
     rc = ctx.sender.transact(ctx.c.staking.functions.registerDevice(args.class_id, fp, operator),
                              f"register:{fp.hex()[:16]}")
-    events = ctx.c.staking.events.DeviceRegistered().process_receipt(rc)
+    events = ctx.c.staking.events.DeviceRegistered().process_receipt(rc, errors=DISCARD)
     dev = int(events[0]["args"]["deviceId"])
     if not args.no_update_config:
         config_mod.set_devices(cfg.path, [*cfg.devices, dev])
@@ -465,7 +467,7 @@ def cmd_exit(args: argparse.Namespace) -> int:
         if state in ("Exiting", "Withdrawn"):
             raise AgentError(f"device {dev} is already {state}")
         rc = ctx.sender.transact(ctx.c.staking.functions.deregister(dev), f"exit:{dev}")
-        ev = ctx.c.staking.events.DeviceExiting().process_receipt(rc)
+        ev = ctx.c.staking.events.DeviceExiting().process_receipt(rc, errors=DISCARD)
         unbond = int(ev[0]["args"]["unbondAt"]) if ev else 0
         print(f"device {dev} exiting; bond withdrawable from block {unbond} "
               f"(provider-agent exit --withdraw); keep the agent running for this epoch")

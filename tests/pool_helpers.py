@@ -34,7 +34,7 @@ def activate_many(chain, system: System, owner, operator, n: int) -> list[int]:
     """Register `n` devices and pass their first challenge, up to 4 per epoch (commit window 6)."""
     ids = [pocps.register(system, owner, operator) for _ in range(n)]
     for i in range(0, n, 4):
-        batch = ids[i:i + 4]
+        batch = ids[i : i + 4]
         e = pocps.next_epoch(chain, system)
         system.verifier.checkpoint(sender=operator)
         commits = []

@@ -185,3 +185,44 @@ def test_rpc_outage_no_missed_challenge(chain, project, deployer, alice, tmp_pat
     finally:
         proxy.close()
         time.sleep(0)
+
+
+def test_reorg_moves_the_commit_block(chain, project, deployer, alice, tmp_path):
+    """The commit's block is reorged away (evm_revert to before it, a branch of 3 blocks without
+    it): the agent sees the record gone, rebroadcasts the same journaled commit (same nonce and
+    hash: never a second commit) and opens with the samples of the new commit block."""
+    system = ah.deploy(project, chain, deployer, ah.ROOMY_CLASS, ah.ROOMY_EPOCH_BLOCKS)
+    op = ah.make_key(tmp_path, "operator", deployer)
+    dev = ah.register(system, alice, op.address)
+    dep = ah.write_deployment(tmp_path / "deployment.json", system, chain)
+    cfg = ah.write_config(tmp_path, ah.rpc_uri(chain), dep, [dev], op)
+    d = Daemon.from_config(config_mod.load(cfg))
+    d.start(serve_metrics=False)
+    w3 = d.ctx.w3
+    e = system.staking.currentEpoch() + 1
+    ah.goto_block(chain, system.staking.genesisBlock() + e * ah.ROOMY_EPOCH_BLOCKS + 1)
+    d.step()  # checkpoint
+    snap = w3.provider.make_request("evm_snapshot", [])["result"]
+    d.step()
+    row = d.ctx.journal.get_proof(dev, e)
+    assert row.state == st.COMMITTED, row
+    first_block = row.commit_block
+    first_hash = w3.eth.get_block(first_block)["hash"]
+    w3.provider.make_request("evm_revert", [snap])
+    # The other branch does not carry the commit (dropped from the pool): 3 empty blocks.
+    w3.provider.make_request("anvil_dropTransaction",
+                             [d.ctx.journal.get_tx(f"commit:{dev}:{e}").hash])
+    for _ in range(3):
+        w3.provider.make_request("evm_mine", [])
+    assert system.verifier.proofStatus(dev, e) == 0
+    for _ in range(6):
+        d.step()
+        w3.provider.make_request("evm_mine", [])
+    assert system.verifier.proofStatus(dev, e) == OPENED
+    row = d.ctx.journal.get_proof(dev, e)
+    rec = system.verifier.record(dev, e)
+    assert rec.commitBlock == row.commit_block
+    assert (row.commit_block, w3.eth.get_block(row.commit_block)["hash"]) != (first_block,
+                                                                               first_hash)
+    commit = d.ctx.journal.get_tx(f"commit:{dev}:{e}")
+    assert commit.status == "mined" and len(set(commit.hashes)) == 1

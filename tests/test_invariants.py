@@ -66,6 +66,9 @@ def _make_machine(chain, project, accounts, system, stats: dict[str, int]):
             self.supply_at_start = token.totalSupply()
             self.minted_at_start = staking.totalMinted()
             self.bonded_at_start = staking.totalBonded()
+            # Every run starts with an honest and a cheating provider; rules add more.
+            self.register(0, "honest")
+            self.register(1, "cheat")
 
         def teardown(self) -> None:
             if hasattr(self, "snapshot"):
@@ -225,7 +228,7 @@ def test_protocol_invariants(chain, project, accounts, system):
     stats = {"examples": 0, "slashes": 0, "opened": 0, "leases": 0}
     machine = _make_machine(chain, project, accounts, system, stats)
     machine.TestCase.settings = settings(
-        max_examples=4, stateful_step_count=16, deadline=None,
+        max_examples=6, stateful_step_count=16, deadline=None,
         suppress_health_check=list(HealthCheck),
     )
     machine.TestCase().runTest()

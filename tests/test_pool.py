@@ -73,8 +73,17 @@ def goto(chain, env, e: int, offset: int = 1) -> None:
 
 def set_alpha(env, alpha: int, **over) -> None:
     p = {**PRICING, "alpha": alpha, **over}
-    env.pool.setClass(CLASS_ID, p["pFloor"], p["p0"], p["alpha"], p["betaBps"], p["maxLeaseEpochs"],
-                      p["terminateFeeBps"], p["downBond"], sender=env.admin)
+    env.pool.setClass(
+        CLASS_ID,
+        p["pFloor"],
+        p["p0"],
+        p["alpha"],
+        p["betaBps"],
+        p["maxLeaseEpochs"],
+        p["terminateFeeBps"],
+        p["downBond"],
+        sender=env.admin,
+    )
 
 
 def lease(env, device: int, epochs: int, client, max_cost: int | None = None):
@@ -82,7 +91,7 @@ def lease(env, device: int, epochs: int, client, max_cost: int | None = None):
     return env.pool.lease(device, epochs, cost, FAR, JOB, sender=client)
 
 
-# ------------------------------------------------------------------------------------- pricing
+# ---------------------------------------------------------------------- pricing
 
 
 def test_quote_matches_mirror(chain, env, bob):
@@ -119,7 +128,7 @@ def test_price_rises_with_utilization(chain, env, bob):
     assert pool.utilization(CLASS_ID) == UNIT
 
 
-# ------------------------------------------------------------------------------------- lease
+# ---------------------------------------------------------------------- lease
 
 
 def test_lease_moves_exact_amounts(chain, env, bob):
@@ -135,8 +144,19 @@ def test_lease_moves_exact_amounts(chain, env, bob):
     assert token.totalSupply() == supply - burn
     assert token.balanceOf(pool) == held + escrow
     ev = tx.events.filter(pool.LeaseOpened)[0]
-    assert (ev.leaseId, ev.deviceId, ev.client, ev.classId) == (lid(dev, 1), dev, bob.address, CLASS_ID)
-    assert (ev.startEpoch, ev.endEpoch, ev.cost, ev.burned, bytes(ev.jobSpec)) == (c, c + 3, q, burn, JOB)
+    assert (ev.leaseId, ev.deviceId, ev.client, ev.classId) == (
+        lid(dev, 1),
+        dev,
+        bob.address,
+        CLASS_ID,
+    )
+    assert (ev.startEpoch, ev.endEpoch, ev.cost, ev.burned, bytes(ev.jobSpec)) == (
+        c,
+        c + 3,
+        q,
+        burn,
+        JOB,
+    )
     assert tuple(pool.leaseOf(dev)) == (bob.address, c, c + 3, escrow // 3, 1, True)
     assert pool.currentLeaseId(dev) == lid(dev, 1)
     assert pool.escrowOf(dev) == (escrow, c + 3, escrow, 0, 0, 0)
@@ -181,7 +201,7 @@ def test_sync_spans_many_words(chain, env, bob):
     pool = env.pool
     c = pocps.next_epoch(chain, env)
     ends = {}
-    for dev, m in zip(env.devices, (5, 17, 18, 34)):
+    for dev, m in zip(env.devices, (5, 17, 18, 34), strict=True):
         lease(env, dev, m, bob)
         ends[dev] = c + m
     assert pool.classHorizon(CLASS_ID) == c + 34
@@ -195,7 +215,7 @@ def test_sync_spans_many_words(chain, env, bob):
     print(f"gas lease syncing 33 epochs: {tx.gas_used}")
 
 
-# ------------------------------------------------------------------------------------- extend / terminate
+# ---------------------------------------------------------------------- extend / terminate
 
 
 def test_extend(chain, env, bob, carol):
@@ -276,9 +296,12 @@ def test_terminate_refunds_and_burns_fee(chain, env, alice, bob, carol):
     # The device is free; a new lease's escrow stays locked, the old one stays claimable.
     cost2 = pool.quote(CLASS_ID, 4)
     lease(env, d0, 4, carol)
-    assert pool.escrowOf(d0)[:4] == (proto.split_payment(cost2, BETA)[1], c + 8,
-                                     escrow - refund + proto.split_payment(cost2, BETA)[1],
-                                     escrow - refund)
+    assert pool.escrowOf(d0)[:4] == (
+        proto.split_payment(cost2, BETA)[1],
+        c + 8,
+        escrow - refund + proto.split_payment(cost2, BETA)[1],
+        escrow - refund,
+    )
     tx = pool.claim(d0, sender=alice)
     assert tx.return_value == escrow - refund
     with ape.reverts(pool.NothingToClaim):
@@ -318,7 +341,7 @@ def test_claim_after_dispute_epoch_only(chain, env, alice, bob):
     assert pool.claimable(d0) == proto.split_payment(cost, BETA)[1]
 
 
-# ------------------------------------------------------------------------------------- down reports
+# ---------------------------------------------------------------------- down reports
 
 
 def test_report_down_failed_refunds_client(chain, env, alice, bob, keeper):
@@ -399,6 +422,30 @@ def test_report_down_passed_pays_owner(chain, env, alice, bob, operator):
     assert owed(pool, env.devices) == token.balanceOf(pool)
 
 
+def test_report_down_passed_survives_late_resolution(chain, env, alice, bob, operator):
+    """Resolved only after the forced epoch's proof record was recycled: the owner still wins."""
+    pool, verifier = env.pool, env.verifier
+    d0 = env.devices[0]
+    c = pocps.next_epoch(chain, env)
+    lease(env, d0, 1, bob)
+    lease_id = lid(d0, 1)
+    pool.reportDown(lease_id, sender=bob)
+    goto(chain, env, c + 1)
+    pocps.prove(chain, env, d0, operator)
+    # Run until the device proves again in an epoch of the same parity: that recycles the record.
+    for e in range(c + 3, c + 40, 2):
+        goto(chain, env, e)
+        verifier.checkpoint(sender=bob)
+        if verifier.isChallenged(d0, e):
+            pocps.prove(chain, env, d0, operator, e)
+            break
+    assert verifier.record(d0, c + 1).epoch == e  # the forced epoch's record is gone ...
+    assert verifier.proofStatus(d0, c + 1) == 2  # ... but its passed outcome is kept
+    tx = pool.resolveDown(lease_id, sender=bob)
+    assert tx.return_value is True
+    assert tx.events.filter(pool.DownResolved)[0].bond == BOND
+
+
 def test_device_with_pending_report_is_not_leasable(chain, env, bob, carol):
     pool = env.pool
     d0 = env.devices[0]
@@ -415,7 +462,7 @@ def test_device_with_pending_report_is_not_leasable(chain, env, bob, carol):
     lease(env, d0, 1, carol)
 
 
-# ------------------------------------------------------------------------------------- errors
+# ---------------------------------------------------------------------- errors
 
 
 def test_lease_errors(chain, project, env, bob, alice, operator):
@@ -479,8 +526,17 @@ def test_governance_bounds(project, chain, env, bob, deployer):
     def set_(**over):
         p = {**good, **over}
         cid = p.pop("classId", 7)
-        return pool.setClass(cid, p["pFloor"], p["p0"], p["alpha"], p["betaBps"], p["maxLeaseEpochs"],
-                             p["terminateFeeBps"], p["downBond"], sender=p.pop("sender", env.admin))
+        return pool.setClass(
+            cid,
+            p["pFloor"],
+            p["p0"],
+            p["alpha"],
+            p["betaBps"],
+            p["maxLeaseEpochs"],
+            p["terminateFeeBps"],
+            p["downBond"],
+            sender=p.pop("sender", env.admin),
+        )
 
     with ape.reverts(pool.AccessControlUnauthorizedAccount):
         set_(sender=bob)
@@ -503,26 +559,47 @@ def test_governance_bounds(project, chain, env, bob, deployer):
             set_(**over)
     tx = set_(alpha=4 * UNIT, maxLeaseEpochs=8760, betaBps=10_000, terminateFeeBps=10_000, p0=0)
     assert tx.events.filter(pool.ClassSet)[0].classId == 7
-    assert tuple(pool.classParams(7)) == (good["pFloor"], 0, 4 * UNIT, 10_000, 8760, 10_000, good["downBond"])
+    assert tuple(pool.classParams(7)) == (
+        good["pFloor"],
+        0,
+        4 * UNIT,
+        10_000,
+        8760,
+        10_000,
+        good["downBond"],
+    )
 
     # Constructor checks.
     with ape.reverts(pool.ZeroAddress):
-        project.DissipativePool.deploy(env.token, env.staking, ape.utils.ZERO_ADDRESS, deployer, sender=deployer)
+        project.DissipativePool.deploy(
+            env.token, env.staking, ape.utils.ZERO_ADDRESS, deployer, sender=deployer
+        )
     big = project.PinToken.deploy(2**96, 0, deployer, deployer, sender=deployer)
     with ape.reverts(pool.TokenCapTooLarge):
         project.DissipativePool.deploy(big, env.staking, env.verifier, deployer, sender=deployer)
     # A clock that has not started yet.
     n = NETWORK
     staking = project.Staking.deploy(
-        env.token, chain.blocks.head.number + 1_000, n["epochBlocks"], n["unbondingBlocks"], n["rewardPerBlock"],
-        n["halvingBlocks"], 0, n["bountyBps"], deployer, sender=deployer)
-    later = project.DissipativePool.deploy(env.token, staking, env.verifier, deployer, sender=deployer)
+        env.token,
+        chain.blocks.head.number + 1_000,
+        n["epochBlocks"],
+        n["unbondingBlocks"],
+        n["rewardPerBlock"],
+        n["halvingBlocks"],
+        0,
+        n["bountyBps"],
+        deployer,
+        sender=deployer,
+    )
+    later = project.DissipativePool.deploy(
+        env.token, staking, env.verifier, deployer, sender=deployer
+    )
     assert later.genesisBlock() == chain.blocks.head.number + 998
     with ape.reverts(later.BeforeGenesis):
         later.currentEpoch()
 
 
-# ------------------------------------------------------------------------------------- invariants
+# ---------------------------------------------------------------------- invariants
 
 
 def test_random_walk_conservation(chain, env, alice, bob, carol):
@@ -543,8 +620,9 @@ def test_random_walk_conservation(chain, env, alice, bob, carol):
         model_d = sum(1 for d in env.devices if ends[d] > e)
         assert demand(pool) == model_d
         if model_d < N_DEVICES:
-            assert pool.quote(CLASS_ID, 3) == proto.lease_cost(PRICING["pFloor"], PRICING["p0"], PRICING["alpha"],
-                                                               model_d, N_DEVICES, 3)
+            assert pool.quote(CLASS_ID, 3) == proto.lease_cost(
+                PRICING["pFloor"], PRICING["p0"], PRICING["alpha"], model_d, N_DEVICES, 3
+            )
         op = rng.random()
         dev = rng.choice(env.devices)
         live = ends[dev] > e
@@ -572,7 +650,7 @@ def test_random_walk_conservation(chain, env, alice, bob, carol):
         assert token.totalSupply() == supply0 - burned
 
 
-# ------------------------------------------------------------------------------------- gas
+# ---------------------------------------------------------------------- gas
 
 
 def test_lease_gas(chain, env, alice, bob, carol):
@@ -596,8 +674,13 @@ def test_lease_gas(chain, env, alice, bob, carol):
     unsynced = lease(env, d0, 1, bob)  # first lease of the epoch: pays the class sync too
     goto(chain, env, c + 6)
     fresh_word = lease(env, d0, 16 + 15 - (c + 6) % 16, bob)  # ends in a word never written
-    g = {"first": first, "steady": claimed, "steady_prev_unclaimed": unclaimed,
-         "steady_first_of_epoch": unsynced, "fresh_expiry_word": fresh_word}
+    g = {
+        "first": first,
+        "steady": claimed,
+        "steady_prev_unclaimed": unclaimed,
+        "steady_first_of_epoch": unsynced,
+        "fresh_expiry_word": fresh_word,
+    }
     ext = pool.extend(pool.currentLeaseId(d0), 1, 10**30, FAR, sender=bob)
     rep = pool.reportDown(pool.currentLeaseId(d0), sender=bob)
     goto(chain, env, c + 8)
@@ -615,17 +698,28 @@ def test_lease_gas(chain, env, alice, bob, carol):
 
 # Errors declared by DissipativePool and the test above that triggers each.
 POOL_ERRORS = {
-    "ZeroAddress": "test_governance_bounds", "TokenCapTooLarge": "test_governance_bounds",
-    "ClassIdZero": "test_governance_bounds", "UnknownClass": "test_lease_errors",
-    "PriceOutOfRange": "test_governance_bounds", "AlphaOutOfRange": "test_governance_bounds",
-    "BpsOutOfRange": "test_governance_bounds", "MaxLeaseEpochsOutOfRange": "test_governance_bounds",
-    "DownBondOutOfRange": "test_governance_bounds", "BeforeGenesis": "test_governance_bounds",
-    "DeadlineExpired": "test_lease_errors", "ZeroEpochs": "test_lease_errors",
-    "TooManyEpochs": "test_lease_errors", "DeviceNotActive": "test_lease_errors",
-    "DeviceBusy": "test_lease_moves_exact_amounts", "NoFreeDevice": "test_price_rises_with_utilization",
-    "SlippageExceeded": "test_lease_errors", "AmountTooLarge": "test_lease_errors",
-    "ExpiryCountOverflow": "test_expiry_count_overflow", "NotClient": "test_extend",
-    "LeaseNotLive": "test_lease_errors", "DownReportPending": "test_report_down_failed_refunds_client",
+    "ZeroAddress": "test_governance_bounds",
+    "TokenCapTooLarge": "test_governance_bounds",
+    "ClassIdZero": "test_governance_bounds",
+    "UnknownClass": "test_lease_errors",
+    "PriceOutOfRange": "test_governance_bounds",
+    "AlphaOutOfRange": "test_governance_bounds",
+    "BpsOutOfRange": "test_governance_bounds",
+    "MaxLeaseEpochsOutOfRange": "test_governance_bounds",
+    "DownBondOutOfRange": "test_governance_bounds",
+    "BeforeGenesis": "test_governance_bounds",
+    "DeadlineExpired": "test_lease_errors",
+    "ZeroEpochs": "test_lease_errors",
+    "TooManyEpochs": "test_lease_errors",
+    "DeviceNotActive": "test_lease_errors",
+    "DeviceBusy": "test_lease_moves_exact_amounts",
+    "NoFreeDevice": "test_price_rises_with_utilization",
+    "SlippageExceeded": "test_lease_errors",
+    "AmountTooLarge": "test_lease_errors",
+    "ExpiryCountOverflow": "test_expiry_count_overflow",
+    "NotClient": "test_extend",
+    "LeaseNotLive": "test_lease_errors",
+    "DownReportPending": "test_report_down_failed_refunds_client",
     "NoDownReport": "test_report_down_failed_refunds_client",
     "ResolveTooEarly": "test_report_down_failed_refunds_client",
     "NotDeviceOwner": "test_claim_after_dispute_epoch_only",
@@ -633,9 +727,14 @@ POOL_ERRORS = {
 }
 # Inherited from OpenZeppelin / PRBMath (library guards, not pool failure modes).
 INHERITED_ERRORS = {
-    "AccessControlUnauthorizedAccount", "AccessControlBadConfirmation", "ReentrancyGuardReentrantCall",
-    "SafeERC20FailedOperation", "PRBMath_MulDiv18_Overflow", "PRBMath_MulDiv_Overflow",
-    "PRBMath_UD60x18_Exp2_InputTooBig", "PRBMath_UD60x18_Log_InputTooSmall",
+    "AccessControlUnauthorizedAccount",
+    "AccessControlBadConfirmation",
+    "ReentrancyGuardReentrantCall",
+    "SafeERC20FailedOperation",
+    "PRBMath_MulDiv18_Overflow",
+    "PRBMath_MulDiv_Overflow",
+    "PRBMath_UD60x18_Exp2_InputTooBig",
+    "PRBMath_UD60x18_Log_InputTooSmall",
 }
 
 

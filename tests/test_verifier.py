@@ -159,9 +159,19 @@ def test_force_challenge(chain, system, deployer, alice, bob, operator, pool_key
     _, otx, _ = pocps.prove(chain, system, device, operator)
     assert v.proofStatus(device, e) == OPENED
     assert logs(otx, st.DeviceActivated) == []  # already Active: a forced proof only proves
+    assert v.forcedPassedPlusOne(device) == e + 1
     pocps.next_epoch(chain, system)
     v.checkpoint(sender=bob)
     assert not v.isChallenged(device, e + 1)  # forced for one epoch only
+    # forced again for e+2: committing recycles e's record, yet e's passed forced challenge
+    # still reads Opened (the pool resolves reports from it)
+    v.forceChallenge(device, e + 2, sender=pool_key)
+    pocps.next_epoch(chain, system)
+    pocps.commit(chain, system, device, operator)
+    assert v.record(device, e).epoch == e + 2
+    assert v.proofStatus(device, e + 2) == COMMITTED
+    assert v.proofStatus(device, e) == OPENED
+    assert v.forcedPassedPlusOne(device) == e + 1
 
 
 BAD_CLASSES = [

@@ -16,7 +16,7 @@ interface IPoCPSVerifier {
     function forceChallenge(uint256 deviceId, uint256 epoch) external;
 
     /// @notice Status of the proof of `deviceId` for `epoch` (`None` once the record is recycled,
-    ///         two epochs later).
+    ///         two epochs later, except for a passed forced challenge, which stays `Opened`).
     function proofStatus(uint256 deviceId, uint256 epoch) external view returns (ProofStatus);
 
     /// @notice Staking only: warm the device's two proof-record slots at registration so that
