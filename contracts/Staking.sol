@@ -62,6 +62,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     error ZeroAddress();
     error MaintenanceTooLong(uint256 epochs, uint256 maxEpochs);
     error NothingToClaim(uint256 deviceId);
+    error UnjailTooEarly(uint256 deviceId, uint256 fromEpoch);
 
     // ---------------------------------------------------------------- events
 
@@ -255,6 +256,9 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     function unjail(uint256 deviceId) external nonReentrant {
         Device storage d = _ownedDevice(deviceId);
         if (d.state != DeviceState.Jailed) revert WrongState(deviceId, d.state);
+        // Not in the jailing epoch: the previous epoch's faults stay reportable until it ends,
+        // and unjailing resets the device's duties (`since`).
+        if (currentEpoch() <= d.stateEpoch) revert UnjailTooEarly(deviceId, d.stateEpoch + 1);
         uint128 minBond = classes[d.classId].minBond;
         uint128 topUp = d.bond < minBond ? minBond - d.bond : 0;
         d.state = DeviceState.Pending;
@@ -275,7 +279,12 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         // Duties end after the current epoch; a jailed device's, or a maintenance that already
         // began, ended earlier and stay ended (no slashing for declared maintenance epochs).
         uint32 next = uint32(currentEpoch() + 1);
-        if (s != DeviceState.Jailed && !(s == DeviceState.Maintenance && d.stateEpoch <= next)) {
+        if (s == DeviceState.Maintenance && next > d.maintUntil) {
+            // Maintenance is over and the device owes proofs again from maintUntil: those stay
+            // reportable, the maintenance epochs before them stay exempt.
+            d.since = d.maintUntil;
+            d.stateEpoch = next;
+        } else if (s != DeviceState.Jailed && !(s == DeviceState.Maintenance && d.stateEpoch <= next)) {
             d.stateEpoch = next;
         }
         d.state = DeviceState.Exiting;

@@ -138,17 +138,6 @@ class CpuBackend(Backend):
     def product(self, s: bytes, n: int, progress: Progress | None = None) -> np.ndarray:
         return protocol.product(s, n, progress)
 
-    def compute(self, s: bytes, n: int, leaf: int, progress: Progress | None = None,
-                cheat_fraction: float = 0.0, spot_checks: int = 0,
-                workers: int | None = None) -> Result:
-        if cheat_fraction or spot_checks:
-            return super().compute(s, n, leaf, progress, cheat_fraction, spot_checks, workers)
-        # The protocol's fused pipeline keeps C in float32 (no uint32 copy).
-        t0 = time.perf_counter()
-        tree = protocol.commit_root_tree(s, n, leaf, workers, progress)
-        total = time.perf_counter() - t0
-        return Result(tree, total, 0.0, self.name)
-
     def describe(self) -> str:
         return "cpu (numpy fp32 BLAS)"
 

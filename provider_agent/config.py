@@ -62,7 +62,7 @@ class Config:
     backend: str = "auto"
     torch_mode: str = "int8"
     cuda_devices: dict[int, int] = field(default_factory=dict)
-    confirmations: int = 0
+    confirmations: int = 2
     poll_interval: float = 1.0
     safety_margin_blocks: int = 2
     checkpoint: bool = True
@@ -156,7 +156,7 @@ def load(path: str | Path) -> Config:
             backend=str(raw.get("backend", "auto")),
             torch_mode=str(raw.get("torch_mode", "int8")),
             cuda_devices={int(k): int(v) for k, v in raw.get("cuda_devices", {}).items()},
-            confirmations=int(raw.get("confirmations", 0)),
+            confirmations=int(raw.get("confirmations", 2)),
             poll_interval=float(raw.get("poll_interval", 1.0)),
             safety_margin_blocks=int(raw.get("safety_margin_blocks", 2)),
             checkpoint=bool(raw.get("checkpoint", True)),

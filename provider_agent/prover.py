@@ -188,6 +188,8 @@ class Prover:
         v = self.ctx.c.verifier.functions
         status = int(ch.call(v.proofStatus(row.device_id, row.epoch)))
         rec = ch.call(v.record(row.device_id, row.epoch)) if status != STATUS_NONE else None
+        if rec is not None and int(rec[1]) != row.epoch:
+            rec = None  # the slot was recycled (a passed forced challenge still reads Opened)
         return status, rec
 
     def _step(self, row: ProofRow) -> None:
@@ -216,7 +218,8 @@ class Prover:
             if row.state != st.COMMIT_SENT:
                 return
         if status == STATUS_COMMITTED and row.state in (st.SELECTED, st.COMPUTED, st.COMMIT_SENT):
-            assert rec is not None
+            if rec is None:
+                return
             if row.state == st.SELECTED:
                 self._compute(row, head)
             row.commit_block = int(rec[2])

@@ -8,7 +8,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from web3 import Web3
 from pinfi.deployer import deploy_protocol
 from provider_agent import config as config_mod
 from provider_agent import keystore
-from tests.conftest import NETWORK, PRICING, TEST_CLASS, TEST_CLASS_FULL, System
+from tests.conftest import NETWORK, TEST_CLASS, TEST_CLASS_FULL, System
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENT_BIN = ROOT / ".venv" / "bin" / "provider-agent"
@@ -66,7 +65,7 @@ class Key:
 
 
 def make_key(dirpath: Path, name: str, fund_from: Any = None, eth: float = 10.0) -> Key:
-    """A fresh encrypted keystore (password ``PASSWORD``), funded with ``eth`` from an ape account."""
+    """A fresh encrypted keystore (password ``PASSWORD``) funded with ``eth`` from ``fund_from``."""
     acct = Account.create()
     path = dirpath / "keys" / f"{name}.json"
     keystore.create(path, PASSWORD, acct.key, iterations=SCRYPT_N)
@@ -210,7 +209,7 @@ def run_agent(config: Path, *args: str, env: dict[str, str] | None = None,
 def spawn_agent(config: Path, log_path: Path, env: dict[str, str] | None = None,
                 extra: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
     e = {**os.environ, **(env or {})}
-    fh = open(log_path, "ab")  # noqa: SIM115 - closed when the process is reaped
+    fh = open(log_path, "ab")  # the child keeps it open
     return subprocess.Popen([str(AGENT_BIN), "run", "--config", str(config), *extra],
                             stdout=fh, stderr=subprocess.STDOUT, env=e)
 
@@ -225,8 +224,4 @@ def wait_for(pred: Any, timeout: float, interval: float = 0.1, what: str = "cond
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def python() -> str:
-    return sys.executable
-
-
-__all__ = ["PRICING", "TEST_CLASS", "TEST_CLASS_FULL"]
+__all__ = ["TEST_CLASS", "TEST_CLASS_FULL"]

@@ -67,4 +67,5 @@ def test_challenge_command_prints_root():
     bad = ah.run_agent(ah.ROOT, "challenge", "--seed", "0x12", "--n", "64", "--leaf", "16",
                        "--backend", "cpu")
     assert bad.returncode == 2
-    assert bad.stderr.strip().splitlines() == ["error: --seed must be 32 bytes (0x + 64 hex digits)"]
+    assert bad.stderr.strip().splitlines() == [
+        "error: --seed must be 32 bytes (0x + 64 hex digits)"]

@@ -48,7 +48,7 @@ def _init(tmp_path, chain, system, capsys, **kw) -> tuple:
     dep = ah.write_deployment(tmp_path / "deployment.json", system, chain)
     d = tmp_path / "agent"
     extra = [x for k, v in kw.items() for x in (f"--{k.replace('_', '-')}", v)]
-    rc, out, err = _run(capsys, "init", "--dir", d, "--rpc-url", ah.rpc_uri(chain),
+    rc, _, err = _run(capsys, "init", "--dir", d, "--rpc-url", ah.rpc_uri(chain),
                         "--deployment", dep, "--backend", "cpu", "--confirmations", "0",
                         "--metrics-port", "0", "--owner-password-file", pw,
                         "--operator-password-file", pw, "--scrypt-n", "1024", *extra)
@@ -111,6 +111,7 @@ def test_init_register_run_status_claim_unjail_exit(chain, system, deployer, tmp
     _drive(chain, lazy, lambda: system.staking.getDevice(bad).state == JAILED)
     rc, _, err = _run(capsys, "unjail", "--config", cfg, "--device", dev)
     assert rc == 2 and err.strip() == f"error: device {dev} is Active, not Jailed"
+    chain.mine(system.staking.epochBlocks())  # unjailing waits for the epoch after the jailing
     rc, out, err = _run(capsys, "unjail", "--config", cfg, "--device", bad)
     assert rc == 0, err
     d = system.staking.getDevice(bad)

@@ -24,11 +24,6 @@ from tests import agent_helpers as ah
 COMMITTED, OPENED = 1, 2
 
 
-def _selector(contract, name: str) -> bytes:
-    return bytes.fromhex(contract.contract_type.methodIdentifiers[name].removeprefix("0x")) \
-        if hasattr(contract.contract_type, "methodIdentifiers") else b""
-
-
 def _calls_from(w3, sender: str, start: int, end: int) -> list[tuple[str, bytes, int]]:
     out = []
     for b in range(start, end + 1):
@@ -73,8 +68,8 @@ def test_sigkill_at_every_step_resumes_without_double_submit(chain, project, dep
         for point, check in expect.items():
             mark = log.stat().st_size if log.exists() else 0
             p = ah.spawn_agent(cfg, log, env={CRASH_ENV: point})
-            ah.wait_for(lambda m=mark: p.poll() is not None or "started" in log.read_bytes()[m:]
-                        .decode(errors="replace"), 120, what="agent start")
+            ah.wait_for(lambda m=mark, p=p: p.poll() is not None or "started" in
+                        log.read_bytes()[m:].decode(errors="replace"), 120, what="agent start")
             miner.paused.clear()
             try:
                 rc = p.wait(timeout=120)
@@ -201,9 +196,8 @@ def test_reorg_moves_the_commit_block(chain, project, deployer, alice, tmp_path)
     w3 = d.ctx.w3
     e = system.staking.currentEpoch() + 1
     ah.goto_block(chain, system.staking.genesisBlock() + e * ah.ROOMY_EPOCH_BLOCKS + 1)
-    d.step()  # checkpoint
     snap = w3.provider.make_request("evm_snapshot", [])["result"]
-    d.step()
+    d.step()  # checkpoint, compute, commit (automined)
     row = d.ctx.journal.get_proof(dev, e)
     assert row.state == st.COMMITTED, row
     first_block = row.commit_block

@@ -37,7 +37,9 @@ UNIT = 10**18
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _quiet():
+def _module_setup(system, as_verifier, deployer, alice, bob, operator, keeper):
+    """Build every broader-scoped fixture up front (ape isolation snapshots after them) and
+    silence ape's per-revert trace printout."""
     with pocps.quiet_revert_traces():
         yield
 
@@ -438,6 +440,9 @@ def test_unjail_tops_up_to_min_bond(chain, system, as_verifier, deployer, alice,
     assert st.getDevice(device).state == ACTIVE
     # a bond already at or above minBond needs no top-up (and no allowance)
     jail(system, as_verifier, device)
+    with reverts(st.UnjailTooEarly, deviceId=device, fromEpoch=st.currentEpoch() + 1):
+        st.unjail(device, sender=alice)
+    chain.mine(EPOCH_BLOCKS)
     st.setClass(CLASS_ID, MIN_BOND // 2, WEIGHT, sender=deployer)
     before = token.balanceOf(alice)
     tx = st.unjail(device, sender=alice)
@@ -836,11 +841,6 @@ def test_deregister_during_maintenance_keeps_it_exempt(chain, system, as_verifie
     assert st.getDevice(other).bond == MIN_BOND - MISS_SLASH
 
 
-@pytest.mark.xfail(strict=True, raises=ContractLogicError, reason=(
-    "Staking.deregister keeps a Maintenance device's stateEpoch (maintenance start) even when "
-    "the maintenance is over: the re-proof duty of epochs >= maintUntil (mode Always) turns "
-    "Exempt, so a device that misses its post-maintenance challenge erases the miss by "
-    "deregistering"))
 def test_deregister_after_maintenance_keeps_the_missed_reproof(chain, system, alice, bob,
                                                                operator):
     st, v = system.staking, system.verifier
@@ -851,15 +851,11 @@ def test_deregister_after_maintenance_keeps_the_missed_reproof(chain, system, al
     pocps.goto_epoch(chain, system, e + 2, offset=TEST_CLASS["commitWindow"])
     assert st.challengeInfo(device, e + 2).mode == ALWAYS  # owed, and missed
     st.deregister(device, sender=alice)
-    v.reportMissed(device, e + 2, sender=bob)  # actually: NotSelected
+    assert st.challengeInfo(device, e + 1).mode == EXEMPT  # the maintenance epoch stays exempt
+    v.reportMissed(device, e + 2, sender=bob)  # the missed re-proof stays reportable
     assert st.getDevice(device).bond == MIN_BOND - MISS_SLASH
 
 
-@pytest.mark.xfail(strict=True, raises=ContractLogicError, reason=(
-    "Staking.unjail resets `since` to currentEpoch + 1, so challengeInfo returns Exempt for "
-    "every earlier epoch: the owner of a device jailed for one miss can erase a second, "
-    "still-reportable miss of the previous epoch by unjailing before anyone reports it "
-    "(Exiting devices stay slashable for earlier faults, unjailed ones do not)"))
 def test_unjail_keeps_earlier_misses_slashable(chain, system, alice, bob, operator):
     st, v, token = system.staking, system.verifier, system.token
     pocps.set_proof_class(system, challengeBps=10_000)
@@ -868,10 +864,16 @@ def test_unjail_keeps_earlier_misses_slashable(chain, system, alice, bob, operat
     v.checkpoint(sender=bob)
     pocps.goto_epoch(chain, system, e + 1, offset=TEST_CLASS["commitWindow"])  # misses e+1
     v.reportMissed(device, e + 1, sender=bob)  # jailed in e+1
-    token.approve(st, MISS_SLASH, sender=alice)
-    st.unjail(device, sender=alice)
+    token.approve(st, 2 * MISS_SLASH, sender=alice)
+    # Unjailing in the jailing epoch would erase e's still-reportable miss: refused.
+    with reverts(st.UnjailTooEarly, deviceId=device, fromEpoch=e + 2):
+        st.unjail(device, sender=alice)
     v.reportMissed(device, e, sender=bob)  # e's miss is still inside its report window
-    assert st.getDevice(device).bond == MIN_BOND - MISS_SLASH
+    after_one = MIN_BOND - MISS_SLASH
+    assert st.getDevice(device).bond == after_one - after_one * TEST_CLASS["missSlashBps"] // 10_000
+    pocps.goto_epoch(chain, system, e + 2)
+    st.unjail(device, sender=alice)
+    assert st.getDevice(device).bond == MIN_BOND
 
 
 def test_conftest_class_is_wired(system):

@@ -42,7 +42,9 @@ EMPTY_EPOCH = 2**32 - 1
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _quiet():
+def _module_setup(system, pool_key, carol, deployer, alice, bob, operator, keeper):
+    """Build every broader-scoped fixture up front (ape isolation snapshots after them) and
+    silence ape's per-revert trace printout."""
     with pocps.quiet_revert_traces():
         yield
 
