@@ -258,6 +258,7 @@ ERROR_FAMILIES: dict[str, tuple[type[ContractError], str | None]] = {
     "UnknownDevice": (UnknownDevice, "device {deviceId} does not exist"),
     "WrongState": (DeviceNotActive, "device {deviceId} is {state}: not allowed in this state"),
     "StillUnbonding": (TooEarly, "device {deviceId} is unbonding until block {unbondAt}"),
+    "UnjailTooEarly": (TooEarly, "device {deviceId} can be unjailed from epoch {fromEpoch} on"),
     "FingerprintInUse": (InvalidParameter,
                          "fingerprint {fingerprint} is already used by device {deviceId}"),
     "MaintenanceTooLong": (InvalidParameter,
