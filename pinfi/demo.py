@@ -10,6 +10,7 @@ At the end it prints a per-epoch table and writes `out/demo/summary.json` and PN
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import signal
 import subprocess
@@ -28,7 +29,7 @@ from pinfi.deployer import deploy_protocol
 from pinfi.protocol import marginal_price
 
 OUT = Path("out/demo")
-PARAMS = Path("pinfi/params/classes.json")
+PARAMS = Path(__file__).resolve().parent / "params" / "classes.json"
 PASSWORD = "pinfi-demo"  # the demo's throw-away keystores; never reuse for real keys
 CLASS_ID = 1
 EPOCH_BLOCKS = 36
@@ -167,7 +168,10 @@ def _plots(rows: list[EpochRow]) -> None:
 @click.command(cls=ConnectedProviderCommand)
 @click.option("--epochs", default=8, show_default=True, help="epochs to run after registration")
 @click.option("--block-interval", default=0.45, show_default=True, help="seconds between blocks")
-def cli(epochs: int, block_interval: float) -> None:
+@click.option("--out", "out_dir", default=str(OUT), show_default=True, help="output folder")
+def cli(epochs: int, block_interval: float, out_dir: str) -> None:
+    global OUT
+    OUT = Path(out_dir)
     t0 = time.time()
     if OUT.exists():
         shutil.rmtree(OUT)
@@ -233,7 +237,9 @@ def cli(epochs: int, block_interval: float) -> None:
         "slashed_cheater": sum(1 for s in slashes if s.deviceId in cheater_devices),
         "slashed_honest": sum(1 for s in slashes if s.deviceId not in cheater_devices),
         "rewards_minted": int(d.staking.totalMinted()),
-        "per_epoch": [asdict(r) for r in rows],
+        # JSON has no NaN: a sold-out epoch's quote is null.
+        "per_epoch": [{k: (None if isinstance(v, float) and math.isnan(v) else v)
+                       for k, v in asdict(r).items()} for r in rows],
         "seconds": round(time.time() - t0, 1),
     }
     (OUT / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -255,7 +261,7 @@ def cli(epochs: int, block_interval: float) -> None:
 
 def _run(d: Any, cls: dict[str, Any], procs: Processes, client: Any, epochs: int,
          interval: float) -> list[EpochRow]:
-    """Produce blocks; each epoch the client leases one more free device for two epochs."""
+    """Produce blocks; each epoch the client leases one more free device for four epochs."""
     click.echo(f"[3/4] running {epochs} epochs ({EPOCH_BLOCKS} blocks each) ...")
     rows: list[EpochRow] = []
     start_epoch = d.staking.currentEpoch() + 1
@@ -303,6 +309,6 @@ def _lease_one(d: Any, client: Any) -> None:
     for device in range(1, d.staking.deviceCount() + 1):
         _, _, state = d.staking.deviceSummary(device)
         if state == 2 and not d.pool.leaseOf(device)[5]:
-            d.pool.lease(device, 3, 2**255, chain.pending_timestamp + 600,
+            d.pool.lease(device, 4, 2**255, chain.pending_timestamp + 600,
                          b"demo-job".ljust(32, b"\0"), sender=client)
             return
