@@ -11,6 +11,7 @@ import {ud, pow, powu} from "@prb/math/src/UD60x18.sol";
 import {PinToken} from "./PinToken.sol";
 import {IStaking} from "./interfaces/IStaking.sol";
 import {IPoCPSVerifier} from "./interfaces/IPoCPSVerifier.sol";
+import {IDissipativePoolHooks} from "./interfaces/IDissipativePoolHooks.sol";
 
 /// @title DissipativePool
 /// @notice Sells perishable device time per device class. The price of one more device-epoch
@@ -50,11 +51,16 @@ import {IPoCPSVerifier} from "./interfaces/IPoCPSVerifier.sol";
 ///
 ///      Solvency: `token.balanceOf(pool) >= sum(credited - claimed + downBond)` over devices (with
 ///      equality: every token taken in is burned at once, escrowed, refunded, or claimed).
+///
+///      Devices leaving the Active set: `Staking` (wired with `Staking.setPool`) calls
+///      `deviceInactive` whenever an Active device is jailed, declares maintenance or
+///      deregisters; the device's live lease ends there and then, so D falls with R.
 /// @custom:security `nonReentrant` is OpenZeppelin's ReentrancyGuard kept in transient storage
 ///      (`ReentrancyGuardTransient`, EIP-1153; the project targets Cancun). External calls go to
 ///      the token, Staking and the verifier, all fixed at construction; state is written before
-///      any token moves.
-contract DissipativePool is AccessControl, ReentrancyGuardTransient {
+///      any token moves. `deviceInactive` runs inside Staking's call (Staking -> pool -> token);
+///      none of the pool's own external calls reaches a Staking function that leaves Active.
+contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     // ---------------------------------------------------------------- types
@@ -159,6 +165,8 @@ contract DissipativePool is AccessControl, ReentrancyGuardTransient {
     error NotDeviceOwner(uint256 deviceId, address caller);
     /// @notice Nothing is released for the device yet.
     error NothingToClaim(uint256 deviceId);
+    /// @notice Only `Staking` may report a device leaving the Active set.
+    error NotStaking(address caller);
 
     // ---------------------------------------------------------------- events
 
@@ -204,6 +212,11 @@ contract DissipativePool is AccessControl, ReentrancyGuardTransient {
     /// @notice A lease terminated by its client in `epoch`: `refunded` paid back, `fee` burned.
     event LeaseTerminated(
         uint256 indexed leaseId, uint256 indexed deviceId, address indexed client, uint256 epoch, uint256 refunded, uint256 fee
+    );
+    /// @notice The leased device left the Active set (jailed, maintenance, deregistered) in
+    ///         `epoch`: the lease ended then, the client got `refunded` (unused epochs, no fee).
+    event LeaseEndedByProvider(
+        uint256 indexed leaseId, uint256 indexed deviceId, address indexed client, uint256 epoch, uint256 refunded
     );
     /// @notice A client reported the device down: it is challenged in `forcedEpoch`.
     event DownReported(
@@ -380,8 +393,9 @@ contract DissipativePool is AccessControl, ReentrancyGuardTransient {
     }
 
     /// @notice Client: extend a live lease by `epochs`, priced at the current marginal integral
-    ///         `[D-1, D]` (the device is already counted in D; D is clipped to R when devices of
-    ///         the class left the Active set). Same burn/escrow split as `lease`.
+    ///         `[D-1, D]` (the device is already counted in D; D is clipped to R, which it can
+    ///         exceed only while a device that left the Active set has a down report pending).
+    ///         Same burn/escrow split as `lease`.
     /// @dev The remaining lease after the extension (`newEnd - currentEpoch`) must not exceed
     ///      `maxLeaseEpochs`. The device must still be Active.
     /// @return newEnd The lease's new end epoch.
@@ -560,6 +574,53 @@ contract DissipativePool is AccessControl, ReentrancyGuardTransient {
         emit DownResolved(leaseId, deviceId, false, bond, refund);
 
         IERC20(address(token)).safeTransfer(l.client, uint256(bond) + refund);
+    }
+
+    // ---------------------------------------------------------------- staking hook
+
+    /// @notice Staking only: `deviceId` has just left the Active set (slashed and jailed,
+    ///         `declareMaintenance`, `deregister`). Its live lease, if any, ends now: D falls at
+    ///         once (R fell in the same call) and the client is refunded the lease's unused whole
+    ///         epochs (those after the current one) from the escrow, with no fee — the client is
+    ///         not at fault. The current epoch stays paid: its escrow and the earlier epochs' are
+    ///         released to the owner after the current epoch's dispute epoch.
+    /// @dev Normative: `refund = locked * (end - current - 1) / (end - start)` (floor), taken from
+    ///      `locked` and `credited`; `end = current` (as `terminate`: the lease is no longer live,
+    ///      so it cannot be terminated, extended or reported again), `lockedUntil = current + 1`.
+    ///      No-op when the device has no live lease, or when a down report is pending on it: that
+    ///      lease is settled by `resolveDown` (which refunds from `forcedEpoch` on and ends the
+    ///      lease, D included; a device that left the Active set cannot pass the forced
+    ///      challenge unless it already had). O(1): one view call, one class sync.
+    function deviceInactive(uint256 deviceId) external nonReentrant {
+        if (msg.sender != address(staking)) revert NotStaking(msg.sender);
+        Device storage dev = _devices[deviceId];
+        Lease memory l = dev.lease;
+        uint256 current = _currentEpoch();
+        if (current >= l.end) return; // never leased, expired, terminated or resolved
+        Escrow memory e = dev.escrow;
+        if (e.forcedEpoch != 0) return; // left to `resolveDown`
+        (, uint16 classId,) = staking.deviceSummary(deviceId);
+        Class memory k = _classes[classId];
+        uint256 refund;
+        unchecked {
+            // l.end > current >= l.start (live lease), so neither difference underflows.
+            refund = uint256(e.locked) * (l.end - current - 1) / (l.end - l.start);
+        }
+
+        _storeDemand(classId, k, _demandAt(classId, k, current) - 1, current, 0);
+        _subExpiryOf(classId, l.end);
+        dev.lease.end = uint32(current);
+        // refund <= locked, so the cast is exact and the checked subtraction cannot underflow.
+        e.locked -= uint96(refund);
+        unchecked {
+            // Wrapping counter (see `lease`).
+            e.credited -= uint96(refund);
+        }
+        e.lockedUntil = uint32(current + 1);
+        dev.escrow = e;
+        emit LeaseEndedByProvider(_leaseId(deviceId, l.nonce), deviceId, l.client, current, refund);
+
+        if (refund != 0) IERC20(address(token)).safeTransfer(l.client, refund);
     }
 
     // ---------------------------------------------------------------- provider actions

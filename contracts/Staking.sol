@@ -9,6 +9,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {PinToken} from "./PinToken.sol";
 import {IStaking} from "./interfaces/IStaking.sol";
 import {IPoCPSVerifier} from "./interfaces/IPoCPSVerifier.sol";
+import {IDissipativePoolHooks} from "./interfaces/IDissipativePoolHooks.sol";
 
 /// @title Staking
 /// @notice Providers bond PIN behind devices; Active devices share block emissions (halving,
@@ -57,6 +58,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     error NotDeviceOwner(uint256 deviceId, address caller);
     error NotVerifier(address caller);
     error VerifierAlreadySet();
+    error PoolAlreadySet();
     error WrongState(uint256 deviceId, DeviceState state);
     error StillUnbonding(uint256 deviceId, uint64 unbondAt);
     error ZeroAddress();
@@ -68,6 +70,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
 
     event ClassSet(uint16 indexed classId, uint128 minBond, uint32 weight);
     event VerifierSet(address verifier);
+    event PoolSet(address pool);
     event DeviceRegistered(
         uint256 indexed deviceId, address indexed owner, uint16 indexed classId, bytes32 fingerprint,
         address operator, uint128 bond
@@ -128,6 +131,8 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     uint256 public totalMinted;
     /// @notice Bonds held (conservation: token balance of this contract == totalBonded).
     uint256 public totalBonded;
+    /// @notice Dissipative pool told when a device leaves the Active set (0: none, no call).
+    IDissipativePoolHooks public pool;
 
     // ---------------------------------------------------------------- construction / governance
 
@@ -167,6 +172,16 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (verifier_ == address(0)) revert ZeroAddress();
         verifier = IPoCPSVerifier(verifier_);
         emit VerifierSet(verifier_);
+    }
+
+    /// @notice Wire the dissipative pool (once). `Staking` calls its `deviceInactive` whenever an
+    ///         Active device leaves the Active set, so that the pool's demand D falls with R.
+    /// @dev Until it is set no call is made (deployments without a pool).
+    function setPool(address pool_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (address(pool) != address(0)) revert PoolAlreadySet();
+        if (pool_ == address(0)) revert ZeroAddress();
+        pool = IDissipativePoolHooks(pool_);
+        emit PoolSet(pool_);
     }
 
     /// @notice Create or update a device class's staking parameters.
@@ -478,12 +493,18 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         d.rewardPerWeightPaid = rpw;
     }
 
-    /// @dev An Active device stops earning: checkpoint it, then remove its weight and count.
-    function _leaveRewards(uint256, Device storage d) internal {
+    /// @dev An Active device stops earning: checkpoint it, then remove its weight and count (R),
+    ///      and tell the pool (if wired), which ends the device's live lease so that D falls too.
+    ///      The single exit from Active: `slash`, `declareMaintenance` and `deregister` all pass
+    ///      here. The pool is trusted (set once by the admin) and calls back only Staking's views
+    ///      and the token; a revert there reverts the exit.
+    function _leaveRewards(uint256 deviceId, Device storage d) internal {
         _updateRewards();
         _accrue(d);
         ClassParams storage c = classes[d.classId];
         totalWeight -= c.weight;
         c.active -= 1;
+        IDissipativePoolHooks p = pool;
+        if (address(p) != address(0)) p.deviceInactive(deviceId);
     }
 }

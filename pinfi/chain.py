@@ -583,6 +583,8 @@ class TxSender:
             rc = self._receipt(h)
             if rc is None or rc.get("blockNumber") is None:
                 continue
+            if head < int(rc["blockNumber"]):
+                head = self.head()  # the caller's head is older than this receipt
             if head - int(rc["blockNumber"]) < self.confirmations:
                 return None
             was = tx.status

@@ -74,6 +74,7 @@ def deploy_protocol(project: Any, chain: Any, admin: Any, network: dict[str, Any
     if with_pool:
         pool = project.DissipativePool.deploy(token, staking, verifier, admin, sender=admin)
         verifier.setPool(pool, sender=admin)
+        staking.setPool(pool, sender=admin)
     deployed = Deployed(token, staking, verifier, pool, admin)
     for cls in classes:
         configure_class(deployed, cls)

@@ -7,13 +7,13 @@ parameters file (default ``pinfi/params/classes.json``), checks the wiring and w
 of each contract's ABI and the parameters used.
 
 Idempotent. When ``deployments/<chainId>.json`` exists and its contracts have code, the run only
-reads the chain: ABI hashes, wiring (verifier, pool, minter role), the immutable network parameters
-and every class's parameters in the three contracts. If all match it prints
-``verified, nothing to do`` and sends no transaction; a class that is missing or differs is
-configured again in just the contracts where it differs; a one-shot wiring step that is missing
-(a run interrupted half-way) is completed. Contracts are never redeployed silently: a deployments
-file whose addresses have no code (a chain that was reset) is replaced only on Ape's ephemeral
-``local`` network, or with ``--redeploy``.
+reads the chain: ABI hashes, wiring (verifier, the verifier's and Staking's pool, minter role),
+the immutable network parameters and every class's parameters in the three contracts. If all
+match it prints ``verified, nothing to do`` and sends no transaction; a class that is missing or
+differs is configured again in just the contracts where it differs; a one-shot wiring step that
+is missing (a run interrupted half-way) is completed. Contracts are never redeployed silently: a
+deployments file whose addresses have no code (a chain that was reset) is replaced only on Ape's
+ephemeral ``local`` network, or with ``--redeploy``.
 
     ape run deploy                                            # Anvil started by Ape (chain 31337)
     ape run deploy --network http://127.0.0.1:8555 --account ci-deployer
@@ -268,6 +268,12 @@ def _wiring_fixes(d: Deployed) -> tuple[list[str], list[_Fix]]:
             d.pool, sender=d.admin)))
     elif have_pool != pool:
         conflicts.append(f"PoCPSVerifier.pool() is {have_pool}, expected {pool}")
+    have_staking_pool = _addr(d.staking.pool())
+    if have_staking_pool == ZERO:
+        diffs.append("Staking has no pool")
+        fixes.append(_Fix("Staking.setPool", lambda: d.staking.setPool(d.pool, sender=d.admin)))
+    elif have_staking_pool != pool:
+        conflicts.append(f"Staking.pool() is {have_staking_pool}, expected {pool}")
     minter = d.token.MINTER_ROLE()
     if not d.token.hasRole(minter, d.staking):
         diffs.append("Staking lacks PinToken's MINTER_ROLE")

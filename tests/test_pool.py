@@ -462,6 +462,167 @@ def test_device_with_pending_report_is_not_leasable(chain, env, bob, carol):
     lease(env, d0, 1, carol)
 
 
+# ---------------------------------------------------------------------- devices leaving Active
+
+
+def ended_event(tx, pool):
+    evs = tx.events.filter(pool.LeaseEndedByProvider)
+    return evs[0] if evs else None
+
+
+def test_jailed_device_lease_ends_and_frees_demand(chain, env, alice, bob, carol, keeper):
+    """A leased device jailed by a real miss: D falls with R, the client gets its unused epochs
+    back (no fee), and the last free device can be leased (it reverted NoFreeDevice before)."""
+    pool, token, staking, verifier = env.pool, env.token, env.staking, env.verifier
+    d0, d1, d2, d3 = env.devices
+    c = pocps.next_epoch(chain, env)
+    cost = pool.quote(CLASS_ID, 60)
+    lease(env, d0, 60, bob)
+    lease(env, d1, 5, carol)
+    lease(env, d2, 7, carol)
+    escrow = proto.split_payment(cost, BETA)[1]
+    e = pocps.selected_epoch(chain, env, d0)  # d0 is challenged in e and never proves
+    goto(chain, env, e + 1)
+    j = e + 1  # the jailing epoch
+    assert demand(pool) == sum(1 for end in (c + 60, c + 5, c + 7) if end > j)
+    d_before = demand(pool)
+    refund = escrow * (c + 60 - j - 1) // 60
+    bal, held, supply = token.balanceOf(bob), token.balanceOf(pool), token.totalSupply()
+    tx = verifier.reportMissed(d0, e, sender=keeper)
+    assert staking.deviceSummary(d0)[2] == 3  # Jailed
+    ev = ended_event(tx, pool)
+    assert (ev.leaseId, ev.deviceId, ev.client, ev.epoch, ev.refunded) == (
+        lid(d0, 1), d0, bob.address, j, refund)
+    assert token.balanceOf(bob) == bal + refund  # exact, no fee
+    assert token.balanceOf(pool) == held - refund
+    assert token.totalSupply() == supply - tx.events.filter(staking.DeviceSlashed)[0].burned
+    assert pool.classState(CLASS_ID) == (d_before - 1, N_DEVICES - 1, j)  # D falls with R
+    assert pool.expiryCount(CLASS_ID, c + 60) == 0
+    assert tuple(pool.leaseOf(d0))[1:3] == (c, j) and not pool.leaseOf(d0)[5]
+    assert pool.escrowOf(d0)[:3] == (escrow - refund, j + 1, escrow - refund)
+    assert owed(pool, env.devices) == token.balanceOf(pool)
+    for call in (pool.terminate, pool.reportDown):
+        with ape.reverts(pool.LeaseNotLive):
+            call(lid(d0, 1), sender=bob)
+    # d3 is the only free Active device. Keep d1 and d2 leased so that without the hook D
+    # (3: d0 still counted) would equal R (3) and this lease would revert NoFreeDevice.
+    for dev in (d1, d2):
+        if not pool.leaseOf(dev)[5]:
+            lease(env, dev, 1, carol)
+    assert pool.classState(CLASS_ID)[:2] == (2, 3)
+    lease(env, d3, 1, carol)
+    assert pool.classState(CLASS_ID)[:2] == (3, 3)
+    with ape.reverts(pool.NoFreeDevice):
+        pool.quote(CLASS_ID, 1)
+    # The epochs up to the jailing epoch are the provider's, released after its dispute epoch.
+    goto(chain, env, j + 2)
+    assert pool.claim(d0, sender=alice).return_value == escrow - refund
+    assert owed(pool, env.devices) == token.balanceOf(pool)
+
+
+def test_maintenance_ends_lease(chain, env, alice, bob):
+    pool, token, staking = env.pool, env.token, env.staking
+    d0, d1 = env.devices[:2]
+    c = pocps.next_epoch(chain, env)
+    cost = pool.quote(CLASS_ID, 10)
+    lease(env, d0, 10, bob)
+    escrow1 = proto.split_payment(pool.quote(CLASS_ID, 10), BETA)[1]
+    lease(env, d1, 10, bob)
+    escrow = proto.split_payment(cost, BETA)[1]
+    goto(chain, env, c + 3)
+    refund = escrow * (10 - 3 - 1) // 10
+    bal, held = token.balanceOf(bob), token.balanceOf(pool)
+    tx = staking.declareMaintenance(d0, 2, sender=alice)
+    ev = ended_event(tx, pool)
+    assert (ev.leaseId, ev.client, ev.epoch, ev.refunded) == (lid(d0, 1), bob.address, c + 3, refund)
+    assert token.balanceOf(bob) == bal + refund and token.balanceOf(pool) == held - refund
+    assert pool.classState(CLASS_ID) == (1, N_DEVICES - 1, c + 3)
+    assert pool.expiryCount(CLASS_ID, c + 10) == 1  # d1's lease only
+    assert pool.escrowOf(d0)[:2] == (escrow - refund, c + 4)
+    assert owed(pool, env.devices) == token.balanceOf(pool)
+    # A device that leaves Active without a live lease: nothing to end.
+    goto(chain, env, c + 10)
+    tx = staking.declareMaintenance(d1, 1, sender=alice)
+    assert ended_event(tx, pool) is None and pool.escrowOf(d1)[0] == escrow1
+    assert pool.classState(CLASS_ID)[:2] == (0, N_DEVICES - 2)
+
+
+def test_deregister_ends_lease(chain, env, alice, bob, carol):
+    pool, token, staking = env.pool, env.token, env.staking
+    d0, d1, d2 = env.devices[:3]
+    c = pocps.next_epoch(chain, env)
+    cost = pool.quote(CLASS_ID, 4)
+    lease(env, d0, 4, bob)
+    lease(env, d1, 8, carol)
+    escrow = proto.split_payment(cost, BETA)[1]
+    goto(chain, env, c + 1)
+    refund = escrow * (4 - 1 - 1) // 4
+    bal = token.balanceOf(bob)
+    tx = staking.deregister(d0, sender=alice)
+    ev = ended_event(tx, pool)
+    assert (ev.deviceId, ev.epoch, ev.refunded) == (d0, c + 1, refund)
+    assert token.balanceOf(bob) == bal + refund
+    assert pool.classState(CLASS_ID) == (1, N_DEVICES - 1, c + 1)
+    assert pool.expiryCount(CLASS_ID, c + 4) == 0 and pool.expiryCount(CLASS_ID, c + 8) == 1
+    # Lease in its last epoch: nothing unused to refund, D still falls now.
+    goto(chain, env, c + 7)
+    tx = staking.deregister(d1, sender=alice)
+    ev = ended_event(tx, pool)
+    assert (ev.client, ev.epoch, ev.refunded) == (carol.address, c + 7, 0)
+    assert pool.classState(CLASS_ID) == (0, N_DEVICES - 2, c + 7)
+    # An Active device never leased: no event.
+    assert ended_event(staking.deregister(d2, sender=alice), pool) is None
+    assert owed(pool, env.devices) == token.balanceOf(pool)
+
+
+def test_pending_down_report_is_left_to_resolve_down(chain, env, alice, bob):
+    """A device leaving Active with a down report pending: the pool leaves that lease to
+    `resolveDown` (refund from forcedEpoch on, bond back, D falls)."""
+    pool, token, staking = env.pool, env.token, env.staking
+    d0 = env.devices[0]
+    c = pocps.next_epoch(chain, env)
+    cost = pool.quote(CLASS_ID, 6)
+    lease(env, d0, 6, bob)
+    escrow = proto.split_payment(cost, BETA)[1]
+    pool.reportDown(lid(d0, 1), sender=bob)
+    tx = staking.declareMaintenance(d0, 3, sender=alice)
+    assert ended_event(tx, pool) is None
+    assert pool.classState(CLASS_ID)[:2] == (1, N_DEVICES - 1)  # until resolveDown
+    goto(chain, env, c + 2)
+    bal = token.balanceOf(bob)
+    tx = pool.resolveDown(lid(d0, 1), sender=bob)
+    refund = escrow * (6 - 1) // 6
+    assert tx.return_value is False
+    assert token.balanceOf(bob) == bal + BOND + refund
+    assert pool.classState(CLASS_ID) == (0, N_DEVICES - 1, c + 2)
+    assert owed(pool, env.devices) == token.balanceOf(pool)
+
+
+def test_device_inactive_only_from_staking(chain, env, bob, accounts):
+    pool, staking = env.pool, env.staking
+    d0 = env.devices[0]
+    pocps.next_epoch(chain, env)
+    lease(env, d0, 3, bob)
+    with ape.reverts(pool.NotStaking):
+        pool.deviceInactive(d0, sender=bob)
+    assert demand(pool) == 1
+    # Staking itself, for a device with a live lease, ends it; a second call is a no-op.
+    chain.set_balance(staking.address, 10**20)
+    as_staking = accounts[staking.address]
+    assert ended_event(pool.deviceInactive(d0, sender=as_staking), pool) is not None
+    assert ended_event(pool.deviceInactive(d0, sender=as_staking), pool) is None
+    assert demand(pool) == 0
+
+
+def test_staking_set_pool_once(env, bob):
+    staking, pool = env.staking, env.pool
+    assert staking.pool() == pool.address  # wired by deploy_protocol
+    with ape.reverts(staking.AccessControlUnauthorizedAccount):
+        staking.setPool(bob, sender=bob)
+    with ape.reverts(staking.PoolAlreadySet):
+        staking.setPool(bob, sender=env.admin)
+
+
 # ---------------------------------------------------------------------- errors
 
 
@@ -724,6 +885,7 @@ POOL_ERRORS = {
     "ResolveTooEarly": "test_report_down_failed_refunds_client",
     "NotDeviceOwner": "test_claim_after_dispute_epoch_only",
     "NothingToClaim": "test_claim_after_dispute_epoch_only",
+    "NotStaking": "test_device_inactive_only_from_staking",
 }
 # Inherited from OpenZeppelin / PRBMath (library guards, not pool failure modes).
 INHERITED_ERRORS = {
