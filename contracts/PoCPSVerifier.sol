@@ -116,10 +116,8 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
 
     // ---------------------------------------------------------------- constants / immutables
 
-    /// @dev splitmix64 constants and the counter increment (golden ratio) of PROTOCOL.md 4.4.
-    uint256 internal constant GOLDEN = 0x9E3779B97F4A7C15;
-    uint256 internal constant MIX1 = 0xBF58476D1CE4E5B9;
-    uint256 internal constant MIX2 = 0x94D049BB133111EB;
+    /// @dev Low 64 bits (row/column seeds). The splitmix64 constants and the golden-ratio
+    ///      counter of docs/protocol.md are literals inside `entry`'s assembly.
     uint256 internal constant MASK64 = 0xFFFFFFFFFFFFFFFF;
     uint32 internal constant EMPTY_EPOCH = type(uint32).max;
 
@@ -489,14 +487,13 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
                 a := and(mul(xor(a, shr(30, a)), 0xBF58476D1CE4E5B9), 0xFFFFFFFFFFFFFFFF)
                 a := and(mul(xor(a, shr(27, a)), 0x94D049BB133111EB), 0xFFFFFFFFFFFFFFFF)
                 a := xor(a, shr(31, a))
-                // Spread: nibble t of a -> bits [16t, 16t + 4) (halves, then quarters, ...).
-                a := or(and(a, 0xFFFFFFFF), shl(128, shr(32, a)))
-                a := or(and(a, 0xffff0000000000000000000000000000ffff),
-                        shl(48, and(a, 0xffff0000000000000000000000000000ffff0000)))
-                a := or(and(a, 0xff00000000000000ff00000000000000ff00000000000000ff),
-                        shl(24, and(a, 0xff00000000000000ff00000000000000ff00000000000000ff00)))
-                a := or(and(a, 0xf0000000f0000000f0000000f0000000f0000000f0000000f0000000f),
-                        shl(12, and(a, 0xf0000000f0000000f0000000f0000000f0000000f0000000f0000000f0)))
+                // Spread: nibble t of a -> bits [16t, 16t + 4): halves, quarters, eighths,
+                // sixteenths. Each step ORs a shifted copy and masks; the copies' stray bits
+                // always fall outside the masks that follow (tests check entry() against numpy).
+                a := or(a, shl(96, a))
+                a := and(or(a, shl(48, a)), 0xffff000000000000ffff000000000000ffff000000000000ffff)
+                a := and(or(a, shl(24, a)), 0xff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
+                a := and(or(a, shl(12, a)), 0xf000f000f000f000f000f000f000f000f000f000f000f000f000f000f000f)
                 // b = splitmix64(colSeed + ctr)
                 let b := and(add(colSeed, ctr), 0xFFFFFFFFFFFFFFFF)
                 b := and(mul(xor(b, shr(30, b)), 0xBF58476D1CE4E5B9), 0xFFFFFFFFFFFFFFFF)
@@ -504,13 +501,10 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
                 b := xor(b, shr(31, b))
                 // Reversed spread: nibble t of b -> bits [16(15 - t), 16(15 - t) + 4). Each step
                 // moves the low part of every chunk up and the high part down (mirror image).
-                b := or(shr(32, b), shl(128, and(b, 0xFFFFFFFF)))
-                b := or(shl(64, and(b, 0xffff0000000000000000000000000000ffff)),
-                        and(shr(16, b), 0xffff0000000000000000000000000000ffff))
-                b := or(shl(32, and(b, 0xff00000000000000ff00000000000000ff00000000000000ff)),
-                        and(shr(8, b), 0xff00000000000000ff00000000000000ff00000000000000ff))
-                b := or(shl(16, and(b, 0xf0000000f0000000f0000000f0000000f0000000f0000000f0000000f)),
-                        and(shr(4, b), 0xf0000000f0000000f0000000f0000000f0000000f0000000f0000000f))
+                b := or(shr(32, b), shl(128, b))
+                b := and(or(shl(64, b), shr(16, b)), 0xffff000000000000ffff000000000000ffff000000000000ffff)
+                b := and(or(shl(32, b), shr(8, b)), 0xff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
+                b := and(or(shl(16, b), shr(4, b)), 0xf000f000f000f000f000f000f000f000f000f000f000f000f000f000f000f)
                 // Lane 15 of a * b is sum_t a_t * b_t (no lane sum reaches 2^16: no carries).
                 acc := add(acc, shr(240, mul(a, b)))
             }
@@ -611,16 +605,10 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
             let ptr := mload(0x40)
             mstore8(ptr, 1)
             for { let t := 0 } lt(t, depth) { t := add(t, 1) } {
-                let sib := calldataload(add(siblings, mul(t, 32)))
-                switch and(shr(t, index), 1)
-                case 0 {
-                    mstore(add(ptr, 1), node)
-                    mstore(add(ptr, 33), sib)
-                }
-                default {
-                    mstore(add(ptr, 1), sib)
-                    mstore(add(ptr, 33), node)
-                }
+                // Branch-free: a right child (bit 1) goes to the second word, its sibling first.
+                let right := shl(5, and(shr(t, index), 1))
+                mstore(add(ptr, add(1, right)), node)
+                mstore(add(ptr, sub(33, right)), calldataload(add(siblings, shl(5, t))))
                 if iszero(staticcall(gas(), 2, ptr, 65, 0x00, 0x20)) { revert(0, 0) }
                 node := mload(0x00)
             }
