@@ -41,7 +41,9 @@ def install_solc_shim(dest: Path, root: Path = ROOT, version: str | None = None)
     """
     node = shutil.which("node")
     if node is None:
-        raise ToolchainError("Node.js is not installed (node not found on PATH); PinFi needs Node 20+")
+        raise ToolchainError(
+            "Node.js is not installed (node not found on PATH); PinFi needs Node 20+"
+        )
     have = solcjs_version(root)
     if version is not None and version != have:
         raise ToolchainError(

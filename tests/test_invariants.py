@@ -18,13 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import ape
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from tests import pocps
 from tests.conftest import MAX_EMISSION, TEST_CLASS
+
 
 @dataclass
 class Dev:
@@ -82,7 +82,8 @@ def _make_machine(chain, project, accounts, system, stats: dict[str, int]):
         # ---------------------------------------------------------------- rules
 
         @precondition(lambda self: len(self.devices) < 5)
-        @rule(owner=st.integers(0, 2), behaviour=st.sampled_from(["honest", "honest", "cheat", "silent"]))
+        @rule(owner=st.integers(0, 2),
+              behaviour=st.sampled_from(["honest", "honest", "cheat", "silent"]))
         def register(self, owner: int, behaviour: str) -> None:
             device = pocps.register(system, owners[owner], operator)
             self.devices.append(Dev(device, owners[owner], behaviour))
@@ -195,15 +196,16 @@ def _make_machine(chain, project, accounts, system, stats: dict[str, int]):
                 burned += sum(log.fee for log in self._logs(pool, "LeaseTerminated"))
             minted = staking.totalMinted()
             assert minted <= staking.emissionAccounted() <= MAX_EMISSION
-            assert token.totalSupply() == self.supply_at_start + minted - self.minted_at_start - burned
+            expected = self.supply_at_start + minted - self.minted_at_start - burned
+            assert token.totalSupply() == expected
 
         @invariant()
         def solvency(self) -> None:
             if not hasattr(self, "snapshot"):
                 return
             assert token.balanceOf(staking) == staking.totalBonded()
-            assert staking.totalBonded() == sum(staking.getDevice(d.id).bond for d in self.devices) \
-                + self.bonded_at_start
+            bonds = sum(staking.getDevice(d.id).bond for d in self.devices)
+            assert staking.totalBonded() == bonds + self.bonded_at_start
             if pool is not None:
                 owed = 0
                 for dev in self.devices:

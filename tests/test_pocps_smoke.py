@@ -13,14 +13,15 @@ def test_register_prove_activate(chain, system, alice, operator):
     device = pocps.register(system, alice, operator)
     assert system.staking.getDevice(device).state == 1  # Pending
     e = pocps.next_epoch(chain, system)
-    tree, otx, picks = pocps.prove(chain, system, device, operator)
+    _, otx, picks = pocps.prove(chain, system, device, operator)
     assert system.staking.getDevice(device).state == 2  # Active
     assert system.staking.activeCount(1) == 1
     assert system.verifier.proofStatus(device, e) == 2  # Opened
     s = proto.challenge_seed(bytes(system.verifier.epochSeed(e)), device, e)
     for li, ei in picks:
         i, j = proto.entry_coords(li, ei, TEST_CLASS["leaf"], TEST_CLASS["n"])
-        assert system.verifier.entry(s, TEST_CLASS["n"], i, j) == proto.entry(s, TEST_CLASS["n"], i, j)
+        n = TEST_CLASS["n"]
+        assert system.verifier.entry(s, n, i, j) == proto.entry(s, n, i, j)
     print("gas open", otx.gas_used)
 
 
@@ -32,7 +33,7 @@ def test_wrong_product_is_fraud(chain, system, alice, operator):
     def tamper(c):
         c[:, :] += 1
 
-    tree, otx, _ = pocps.prove(chain, system, device, operator, tamper=tamper)
+    pocps.prove(chain, system, device, operator, tamper=tamper)
     d = system.staking.getDevice(device)
     assert d.state == 3  # Jailed
     assert d.bond == MIN_BOND - MIN_BOND * TEST_CLASS["fraudSlashBps"] // 10_000

@@ -11,6 +11,8 @@ from decimal import Decimal
 
 import ape
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pinfi import protocol as proto
 from tests import pocps
@@ -110,6 +112,42 @@ def test_quote_matches_mirror(chain, env, bob):
                 exact = proto.lease_cost_decimal(pf, p0, alpha, d, N_DEVICES, m)
                 assert abs(Decimal(q) - exact) <= exact * Decimal(10) ** -12
         lease(env, env.devices[d], 60, bob)
+
+
+@given(
+    p_floor=st.integers(1, 10**21),
+    p0=st.integers(0, 10**22),
+    alpha=st.one_of(st.sampled_from([UNIT, 2 * UNIT, 4 * UNIT]), st.integers(UNIT // 10, 4 * UNIT)),
+    epochs=st.integers(1, 8),
+)
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+def test_quote_property_against_decimal(chain, env, bob, p_floor, p0, alpha, epochs):
+    """Random parameters and states: every quote equals the bit-exact mirror, stays within the
+    fixed-point error bound of the real-number integral, and leasing the devices one at a time
+    sums to the closed form of leasing them together."""
+    snap = chain.snapshot()
+    try:
+        set_alpha(env, alpha, pFloor=p_floor, p0=p0)
+        r = N_DEVICES
+        # PRBMath's UD60x18 ops are exact to 1e-18; the result is scaled by P0*R/(alpha+1) per
+        # epoch, so each of the ~10 fixed-point operations may be off by one unit of that scale.
+        tol = 10 * epochs * (1 + p0 * r // 10**18)
+        paid = 0
+        for d in range(r):
+            quote = env.pool.quote(CLASS_ID, epochs)
+            assert quote == proto.lease_cost(p_floor, p0, alpha, d, r, epochs)
+            exact = proto.lease_cost_decimal(p_floor, p0, alpha, d, r, epochs)
+            assert abs(Decimal(quote) - exact) <= tol
+            tx = lease(env, env.devices[d], epochs, bob)
+            paid += tx.events.filter(env.pool.LeaseOpened)[0].cost
+            assert demand(env.pool) == d + 1
+        a1 = Decimal(alpha) / UNIT + 1
+        # Closed form of D: 0 -> r in one go: r*pFloor + P0*R/(a+1) * ((r/R)^(a+1) - (0/R)^(a+1)).
+        full = Decimal(r) / r  # utilization after the last lease
+        together = epochs * (r * Decimal(p_floor) + Decimal(p0) * r / a1 * (full**a1 - 0))
+        assert abs(Decimal(paid) - together) <= r * tol
+    finally:
+        chain.restore(snap)
 
 
 def test_price_rises_with_utilization(chain, env, bob):
@@ -534,7 +572,8 @@ def test_maintenance_ends_lease(chain, env, alice, bob):
     bal, held = token.balanceOf(bob), token.balanceOf(pool)
     tx = staking.declareMaintenance(d0, 2, sender=alice)
     ev = ended_event(tx, pool)
-    assert (ev.leaseId, ev.client, ev.epoch, ev.refunded) == (lid(d0, 1), bob.address, c + 3, refund)
+    got = (ev.leaseId, ev.client, ev.epoch, ev.refunded)
+    assert got == (lid(d0, 1), bob.address, c + 3, refund)
     assert token.balanceOf(bob) == bal + refund and token.balanceOf(pool) == held - refund
     assert pool.classState(CLASS_ID) == (1, N_DEVICES - 1, c + 3)
     assert pool.expiryCount(CLASS_ID, c + 10) == 1  # d1's lease only

@@ -7,7 +7,6 @@ numbers of the receipts (rewards replay the contract's reward-per-weight accumul
 from __future__ import annotations
 
 import pytest
-from ape.exceptions import ContractLogicError
 
 from tests import pocps
 from tests.conftest import (

@@ -38,10 +38,15 @@ const fs = require('fs'), path = require('path');
 const solc = require(process.argv[1] + '/node_modules/solc');
 const input = JSON.parse(fs.readFileSync(0, 'utf8'));
 for (const src of Object.values(input.sources)) {
-  if (src.urls) { src.content = fs.readFileSync(path.join(process.argv[1], src.urls[0]), 'utf8'); delete src.urls; }
+  if (src.urls) {
+    src.content = fs.readFileSync(path.join(process.argv[1], src.urls[0]), 'utf8');
+    delete src.urls;
+  }
 }
-const read = (p) => { try { return { contents: fs.readFileSync(path.join(process.argv[1], p), 'utf8') }; }
-                      catch (e) { return { error: e.message }; } };
+const read = (p) => {
+  try { return { contents: fs.readFileSync(path.join(process.argv[1], p), 'utf8') }; }
+  catch (e) { return { error: e.message }; }
+};
 process.stdout.write(solc.compile(JSON.stringify(input), { import: read }));
 """
 
