@@ -462,27 +462,9 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         (uint256 deviceId, Device storage dev, Lease memory l, uint256 current) = _clientLease(leaseId);
         Escrow memory e = dev.escrow;
         if (e.forcedEpoch != 0) revert DownReportPending(deviceId, e.forcedEpoch);
-        (, uint16 classId,) = staking.deviceSummary(deviceId);
-        Class memory k = _classes[classId];
-        uint256 refund;
-        unchecked {
-            // l.end > current >= l.start (live lease), so neither difference underflows.
-            refund = uint256(e.locked) * (l.end - current - 1) / (l.end - l.start);
-        }
-        uint256 fee = refund * k.terminateFeeBps / BPS;
+        (uint256 refund, uint256 feeBps) = _endNow(deviceId, dev, l, e, current);
+        uint256 fee = refund * feeBps / BPS;
         refunded = refund - fee;
-
-        _storeDemand(classId, k, _demandAt(classId, k, current) - 1, current, 0);
-        _subExpiryOf(classId, l.end);
-        dev.lease.end = uint32(current);
-        // refund <= locked, so the cast is exact and the checked subtraction cannot underflow.
-        e.locked -= uint96(refund);
-        unchecked {
-            // Wrapping counter (see `lease`).
-            e.credited -= uint96(refund);
-        }
-        e.lockedUntil = uint32(current + 1);
-        dev.escrow = e;
         emit LeaseTerminated(leaseId, deviceId, msg.sender, current, refunded, fee);
 
         if (refunded != 0) IERC20(address(token)).safeTransfer(msg.sender, refunded);
@@ -599,25 +581,7 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         if (current >= l.end) return; // never leased, expired, terminated or resolved
         Escrow memory e = dev.escrow;
         if (e.forcedEpoch != 0) return; // left to `resolveDown`
-        (, uint16 classId,) = staking.deviceSummary(deviceId);
-        Class memory k = _classes[classId];
-        uint256 refund;
-        unchecked {
-            // l.end > current >= l.start (live lease), so neither difference underflows.
-            refund = uint256(e.locked) * (l.end - current - 1) / (l.end - l.start);
-        }
-
-        _storeDemand(classId, k, _demandAt(classId, k, current) - 1, current, 0);
-        _subExpiryOf(classId, l.end);
-        dev.lease.end = uint32(current);
-        // refund <= locked, so the cast is exact and the checked subtraction cannot underflow.
-        e.locked -= uint96(refund);
-        unchecked {
-            // Wrapping counter (see `lease`).
-            e.credited -= uint96(refund);
-        }
-        e.lockedUntil = uint32(current + 1);
-        dev.escrow = e;
+        (uint256 refund,) = _endNow(deviceId, dev, l, e, current);
         emit LeaseEndedByProvider(_leaseId(deviceId, l.nonce), deviceId, l.client, current, refund);
 
         if (refund != 0) IERC20(address(token)).safeTransfer(l.client, refund);
@@ -789,6 +753,35 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
     // ---------------------------------------------------------------- internals
 
     /// @dev The shared clock, from the immutables copied from Staking (no cross-call).
+    /// @dev End the live lease `l` of `deviceId` now (`terminate`, `deviceInactive`): D falls,
+    ///      the expiry moves out of its old end epoch, `end = current`, and the unused whole
+    ///      epochs' escrow `refund = locked * (end - current - 1) / (end - start)` (floor) leaves
+    ///      `locked` and `credited`; the rest is released after the current epoch's dispute epoch.
+    ///      Returns the refund and the class's `terminateFeeBps` (only `terminate` charges it).
+    function _endNow(uint256 deviceId, Device storage dev, Lease memory l, Escrow memory e, uint256 current)
+        internal
+        returns (uint256 refund, uint256 feeBps)
+    {
+        (, uint16 classId,) = staking.deviceSummary(deviceId);
+        Class memory k = _classes[classId];
+        unchecked {
+            // l.end > current >= l.start (live lease), so neither difference underflows.
+            refund = uint256(e.locked) * (l.end - current - 1) / (l.end - l.start);
+        }
+        _storeDemand(classId, k, _demandAt(classId, k, current) - 1, current, 0);
+        _subExpiryOf(classId, l.end);
+        dev.lease.end = uint32(current);
+        // refund <= locked, so the cast is exact and the checked subtraction cannot underflow.
+        e.locked -= uint96(refund);
+        unchecked {
+            // Wrapping counter (see `lease`).
+            e.credited -= uint96(refund);
+        }
+        e.lockedUntil = uint32(current + 1);
+        dev.escrow = e;
+        feeBps = k.terminateFeeBps;
+    }
+
     function _currentEpoch() internal view returns (uint256) {
         if (block.number < genesisBlock) revert BeforeGenesis(genesisBlock);
         unchecked {
