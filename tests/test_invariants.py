@@ -69,6 +69,7 @@ def _make_machine(chain, project, accounts, system, stats: dict[str, int]):
             # Every run starts with an honest and a cheating provider; rules add more.
             self.register(0, "honest")
             self.register(1, "cheat")
+            self.next_epoch(True)  # their first challenge: one proves, one is convicted
 
         def teardown(self) -> None:
             if hasattr(self, "snapshot"):

@@ -195,8 +195,9 @@ def test_merkle_root_matches_naive(n: int, leaf: int) -> None:
     assert P.commit_root(SEED, n, leaf) == tree.root
 
 
-def test_merkle_parallel_matches_serial() -> None:
-    n, leaf = 256, 4  # 16384 leaves: big enough for the forked workers
+def test_merkle_parallel_matches_serial(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(P, "_PARALLEL_MIN_LEAVES", 1024)  # fork even for this small tree
+    n, leaf = 256, 4  # 16384 leaves
     c = P.product(SEED, n)
     serial = P.MerkleTree.from_product(c, leaf, workers=1)
     parallel = P.MerkleTree.from_product(c, leaf, workers=2)
@@ -209,6 +210,7 @@ def test_merkle_parallel_matches_serial() -> None:
 def test_merkle_worker_failure_is_redone(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
+    monkeypatch.setattr(P, "_PARALLEL_MIN_LEAVES", 1024)
     c = P.product(SEED, 256)
     expected = P.MerkleTree.from_product(c, 4, workers=1).root
     parent = os.getpid()
