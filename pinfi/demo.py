@@ -32,9 +32,9 @@ OUT = Path("out/demo")
 PARAMS = Path(__file__).resolve().parent / "params" / "classes.json"
 PASSWORD = "pinfi-demo"  # the demo's throw-away keystores; never reuse for real keys
 CLASS_ID = 1
-EPOCH_BLOCKS = 36
-# Demo windows (commit + open + dispute fit one epoch), roomy for 4 daemons on 2 cores.
-DEMO_CLASS = {"commitWindow": 14, "openWindow": 12, "disputeWindow": 10, "challengeBps": 5_000}
+EPOCH_BLOCKS = 24
+# Demo windows (commit + open + dispute fit one epoch), in blocks of `--block-time` seconds.
+DEMO_CLASS = {"commitWindow": 8, "openWindow": 6, "disputeWindow": 6, "challengeBps": 5_000}
 PROVIDERS = (("provider-A", 2, 0.0), ("provider-B", 2, 0.0), ("provider-C-cheater", 1, 0.5))
 
 
@@ -167,9 +167,9 @@ def _plots(rows: list[EpochRow]) -> None:
 
 @click.command(cls=ConnectedProviderCommand)
 @click.option("--epochs", default=8, show_default=True, help="epochs to run after registration")
-@click.option("--block-interval", default=0.45, show_default=True, help="seconds between blocks")
+@click.option("--block-time", default=1, show_default=True, help="seconds between blocks")
 @click.option("--out", "out_dir", default=str(OUT), show_default=True, help="output folder")
-def cli(epochs: int, block_interval: float, out_dir: str) -> None:
+def cli(epochs: int, block_time: int, out_dir: str) -> None:
     global OUT
     OUT = Path(out_dir)
     t0 = time.time()
@@ -191,12 +191,25 @@ def cli(epochs: int, block_interval: float, out_dir: str) -> None:
     cheater_devices: set[int] = set()
     bond = int(cls["minBond"])
     try:
-        for (name, count, cheat), owner in zip(PROVIDERS, owners, strict=True):
-            folder = OUT / "agents" / name
-            operator = _keystore(folder / "keys" / "operator.json")
+        # Fund every account first, then register right after an epoch starts, so the devices'
+        # first challenge epoch (the next one) begins only once every daemon is running.
+        operators = []
+        for (name, count, _), owner in zip(PROVIDERS, owners, strict=True):
+            operator = _keystore(OUT / "agents" / name / "keys" / "operator.json")
             admin.transfer(operator.address, 10**19)
             d.token.transfer(owner, bond * count * 2, sender=admin)
             d.token.approve(d.staking, bond * count * 2, sender=owner)
+            operators.append(operator)
+        keeper_dir = OUT / "agents" / "keeper"
+        keeper = _keystore(keeper_dir / "keys" / "operator.json")
+        admin.transfer(keeper.address, 10**19)
+        d.token.transfer(client, 10**24, sender=admin)
+        d.token.approve(d.pool, 2**255, sender=client)
+        next_start = d.staking.genesisBlock() + (d.staking.currentEpoch() + 1) * EPOCH_BLOCKS
+        chain.mine(max(0, next_start - chain.blocks.head.number))
+        for (name, count, cheat), owner, operator in zip(PROVIDERS, owners, operators,
+                                                         strict=True):
+            folder = OUT / "agents" / name
             devices = []
             for i in range(count):
                 fp = f"{name}/cpu{i}".encode().ljust(32, b"\0")
@@ -208,19 +221,19 @@ def cli(epochs: int, block_interval: float, out_dir: str) -> None:
             procs.start(name, [sys.executable, "-m", "provider_agent.cli", "run", "--config",
                                str(cfg)], folder / "agent.log")
             click.echo(f"      {name}: devices {devices}{'  (cheats: test only)' if cheat else ''}")
-        keeper_dir = OUT / "agents" / "keeper"
-        keeper = _keystore(keeper_dir / "keys" / "operator.json")
-        admin.transfer(keeper.address, 10**19)
         kcfg = _agent_config(keeper_dir, rpc, [], 0.0)
         procs.start("keeper", [sys.executable, "-m", "provider_agent.cli", "verify", "--config",
                                str(kcfg)], keeper_dir / "agent.log")
-        d.token.transfer(client, 10**24, sender=admin)
-        d.token.approve(d.pool, 2**255, sender=client)
         # No block is produced before every daemon is up: nobody misses a challenge at start.
         folders = {name: OUT / "agents" / name for name, _, _ in PROVIDERS}
         procs.wait_ready(folders, " started: ")
         procs.wait_ready({"keeper": keeper_dir}, "verifier 0x")
-        rows = _run(d, cls, procs, client, epochs, block_interval)
+        # From now on blocks come at a steady pace like a real chain's, whatever the daemons send
+        # (with automine every transaction would mine a block and eat the challenge windows).
+        w3 = chain.provider.web3
+        w3.provider.make_request("evm_setAutomine", [False])
+        w3.provider.make_request("evm_setIntervalMining", [block_time])
+        rows = _run(d, cls, procs, client, epochs)
     except KeyboardInterrupt:
         click.echo("interrupted: stopping agents")
         raise
@@ -259,8 +272,8 @@ def cli(epochs: int, block_interval: float, out_dir: str) -> None:
                f"in {summary['seconds']:.0f}s")
 
 
-def _run(d: Any, cls: dict[str, Any], procs: Processes, client: Any, epochs: int,
-         interval: float) -> list[EpochRow]:
+def _run(d: Any, cls: dict[str, Any], procs: Processes, client: Any,
+         epochs: int) -> list[EpochRow]:
     """Produce blocks; each epoch the client leases one more free device for four epochs."""
     click.echo(f"[3/4] running {epochs} epochs ({EPOCH_BLOCKS} blocks each) ...")
     rows: list[EpochRow] = []
@@ -270,8 +283,7 @@ def _run(d: Any, cls: dict[str, Any], procs: Processes, client: Any, epochs: int
     epoch_first_block = first_block
     minted_emission = d.staking.emittedUntil(chain.blocks.head.number)
     while len(rows) < epochs:
-        chain.mine(1)
-        time.sleep(interval)
+        time.sleep(0.25)
         procs.check()
         e = d.staking.currentEpoch()
         if e == last:
