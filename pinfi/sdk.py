@@ -199,7 +199,7 @@ _FORMATTERS: dict[str, Callable[[Any], str]] = {
 }
 
 # Custom error name -> (exception class, message template over the error's argument names).
-# Every error of the shipped ABIs is listed (tests/test_sdk.py checks it); a template of None
+# Every error of the shipped ABIs is listed (tests/sdk/test_sdk.py checks it); a template of None
 # renders as "Humanized name (arg=value, ...)".
 ERROR_FAMILIES: dict[str, tuple[type[ContractError], str | None]] = {
     # client flow (DissipativePool)

@@ -3,7 +3,7 @@
 The simulation asks the price of one more device for one epoch at a state ``(D, R)`` many times;
 :class:`PriceBook` memoizes :func:`pinfi.protocol.lease_cost` (``epochs=1``) per ``(D, R)`` and
 shares the memo between all books with the same ``(pFloor, P0, alpha)``. A lease of ``m`` epochs
-costs ``m`` times that (the contract quotes ``epochs * perEpoch``; ``tests/test_sim.py`` checks
+costs ``m`` times that (the contract quotes ``epochs * perEpoch``; ``tests/sim/test_sim.py`` checks
 the identity against ``lease_cost(..., m)`` and the deployed contract's ``quote``).
 """
 

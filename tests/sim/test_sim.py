@@ -1,7 +1,7 @@
 """Tests of the economics simulation (``pinfi.sim``).
 
 The pure-Python tests run in seconds without a chain:
-``.venv/bin/python -m pytest -q tests/test_sim.py -p no:ape``. The last test compares the
+``.venv/bin/python -m pytest -q tests/sim/test_sim.py -p no:ape``. The last test compares the
 simulation's pricing with the deployed ``DissipativePool.quote`` on Anvil (``ape test``); it skips
 itself until the pool contract exists.
 """
@@ -149,7 +149,7 @@ def test_break_even_utilization_is_reachable():
 def _curves() -> list[tuple[int, int, int, int, int]]:
     """(pFloor, P0, alpha, betaBps, maxLeaseEpochs) of the test class and of every class in the
     parameters file."""
-    from tests.conftest import PRICING
+    from tests.support.constants import PRICING
 
     test = (PRICING["pFloor"], PRICING["p0"], PRICING["alpha"], PRICING["betaBps"],
             PRICING["maxLeaseEpochs"])
@@ -169,8 +169,8 @@ def test_sim_pricing_matches_contract_quote(request):
         pytest.skip("needs Ape's fixtures (run with `ape test`)")
     if not hasattr(project, "DissipativePool"):
         pytest.skip("contracts/DissipativePool.sol not there yet")
-    from tests import pocps
-    from tests.conftest import CLASS_ID, PRICING, deploy_system
+    from tests.support import pocps
+    from tests.support.constants import CLASS_ID, PRICING, deploy_system
 
     admin, client, owner, operator = accounts[0], accounts[5], accounts[6], accounts[7]
     system = deploy_system(project, chain, admin)

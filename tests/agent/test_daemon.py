@@ -7,8 +7,8 @@ import pytest
 from provider_agent import config as config_mod
 from provider_agent import state as st
 from provider_agent.daemon import Daemon
-from tests import agent_helpers as ah
-from tests.conftest import EPOCH_BLOCKS, MIN_BOND, deploy_system
+from tests.support import agent as ah
+from tests.support.constants import EPOCH_BLOCKS, MIN_BOND, deploy_system
 
 OPENED = 2
 

@@ -19,7 +19,7 @@ from provider_agent import state as st
 from provider_agent.daemon import Daemon
 from provider_agent.prover import CRASH_ENV
 from provider_agent.state import Journal
-from tests import agent_helpers as ah
+from tests.support import agent as ah
 
 COMMITTED, OPENED = 1, 2
 

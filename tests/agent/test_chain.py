@@ -8,7 +8,7 @@ import pytest
 from eth_utils import function_abi_to_4byte_selector
 
 from pinfi import chain as ch
-from tests import agent_helpers as ah
+from tests.support import agent as ah
 
 
 def _selectors(abi: list[dict]) -> set[tuple[str, str]]:

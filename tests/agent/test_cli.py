@@ -14,8 +14,8 @@ from provider_agent import cli, keystore
 from provider_agent import config as config_mod
 from provider_agent import state as st
 from provider_agent.daemon import Daemon
-from tests import agent_helpers as ah
-from tests.conftest import MIN_BOND, TEST_CLASS, deploy_system
+from tests.support import agent as ah
+from tests.support.constants import MIN_BOND, TEST_CLASS, deploy_system
 
 PENDING, ACTIVE, JAILED, EXITING, WITHDRAWN = 1, 2, 3, 5, 6
 FAR = 2**63

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ape
 
 from pinfi import protocol as proto
-from tests import pocps
-from tests.conftest import MIN_BOND, TEST_CLASS
+from tests.support import pocps
+from tests.support.constants import MIN_BOND, TEST_CLASS
 
 
 def test_register_prove_activate(chain, system, alice, operator):

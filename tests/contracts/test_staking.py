@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests import pocps
-from tests.conftest import (
+from tests.support import pocps
+from tests.support.constants import (
     BOUNTY_BPS,
     CLASS_ID,
     EPOCH_BLOCKS,
@@ -24,7 +24,7 @@ from tests.conftest import (
     WEIGHT,
     deploy_system,
 )
-from tests.pocps import reverts
+from tests.support.pocps import reverts
 
 ZERO = "0x" + "00" * 20
 NONE, PENDING, ACTIVE, JAILED, MAINTENANCE, EXITING, WITHDRAWN = range(7)

@@ -6,7 +6,7 @@ import ape
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from tests.conftest import GENESIS, MAX_SUPPLY
+from tests.support.constants import GENESIS, MAX_SUPPLY
 
 
 def test_genesis_and_metadata(token, deployer):

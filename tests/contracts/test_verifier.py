@@ -1,7 +1,7 @@
 """PoCPSVerifier on a real Anvil: every external function and every custom error.
 
 Proofs are real: products, Merkle trees and openings come from `pinfi.protocol`; cheats are
-built by tampering with the product before committing (`tests/pocps.py`). Block numbers are
+built by tampering with the product before committing (`tests/support/pocps.py`). Block numbers are
 pinned with `pocps.goto_block`/`goto_epoch` (a reverted transaction is mined too and uses a block).
 """
 
@@ -14,8 +14,8 @@ from hypothesis import strategies as hst
 
 from pinfi import protocol as proto
 from pinfi.deployer import deploy_protocol, proof_params
-from tests import pocps
-from tests.conftest import (
+from tests.support import pocps
+from tests.support.constants import (
     BOUNTY_BPS,
     CLASS_ID,
     EPOCH_BLOCKS,
@@ -26,7 +26,7 @@ from tests.conftest import (
     WEIGHT,
     deploy_system,
 )
-from tests.pocps import reverts
+from tests.support.pocps import reverts
 
 ZERO = "0x" + "00" * 20
 ADMIN_ROLE = b"\x00" * 32

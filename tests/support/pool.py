@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from eth_utils import keccak
 
-from tests import pocps
-from tests.conftest import System
+from tests.support import pocps
+from tests.support.constants import System
 
 # Storage slots of DissipativePool (AccessControl._roles is slot 0; ReentrancyGuardTransient uses
 # transient storage): _classes = 1, _devices = 2, expiryWord = 3.

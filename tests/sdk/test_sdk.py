@@ -16,11 +16,11 @@ from eth_account import Account
 from pinfi import sdk
 from pinfi.deployer import Deployed
 from pinfi.sdk import PinFi
-from tests import pocps
-from tests.pool_helpers import activate_many
-from tests.test_deploy import PARAMS, dep
+from tests.deploy.test_deploy import PARAMS, dep
+from tests.support import pocps
+from tests.support.pool import activate_many
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PIN = 10**18
 
 
@@ -237,7 +237,7 @@ def test_agent_serves_a_lease_made_with_the_sdk(market, chain, deployer, alice, 
     pytest.importorskip("provider_agent.daemon")
     from provider_agent import config as config_mod
     from provider_agent.daemon import Daemon
-    from tests import agent_helpers as ah
+    from tests.support import agent as ah
 
     op = ah.make_key(tmp_path, "operator", deployer)
     dev = pocps.register(market.system, alice, op.address)

@@ -21,7 +21,7 @@ from web3 import Web3
 from pinfi import chain as ch
 from pinfi.sdk import abi_hash
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PARAMS = ROOT / "pinfi" / "params" / "classes.json"
 CUSTOM_CHAIN_ID = 4321
 

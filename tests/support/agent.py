@@ -21,9 +21,9 @@ from web3 import Web3
 from pinfi.deployer import deploy_protocol
 from provider_agent import config as config_mod
 from provider_agent import keystore
-from tests.conftest import NETWORK, TEST_CLASS, TEST_CLASS_FULL, System
+from tests.support.constants import NETWORK, TEST_CLASS, TEST_CLASS_FULL, System
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AGENT_BIN = ROOT / ".venv" / "bin" / "provider-agent"
 PASSWORD = "correct horse battery staple"
 SCRYPT_N = 2**10  # fast keystores for tests (production uses eth-account's default)
@@ -102,7 +102,7 @@ def write_config(dirpath: Path, rpc: str, deployment: Path, devices: list[int], 
 
 
 def register(system: System, owner: Any, operator: str, class_id: int = 1) -> int:
-    from tests import pocps
+    from tests.support import pocps
 
     return pocps.register(system, owner, operator, class_id)
 

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from tests import pocps
-from tests.conftest import MAX_EMISSION, TEST_CLASS
+from tests.support import pocps
+from tests.support.constants import MAX_EMISSION, TEST_CLASS
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """DissipativePool on a real Anvil with the real Staking and PoCPSVerifier.
 
-Devices are activated through real PoCPS challenges (`tests/pocps.py`); prices are checked bit
+Devices are activated through real PoCPS challenges (`tests/support/pocps.py`); prices are checked bit
 for bit against `pinfi.protocol.lease_cost`; every custom error of the pool is triggered.
 """
 
@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pinfi import protocol as proto
-from tests import pocps
-from tests.conftest import CLASS_ID, EPOCH_BLOCKS, NETWORK, PRICING, deploy_system
-from tests.pool_helpers import FAR, MAX_UINT96, activate_many, expiry_slot, owed
+from tests.support import pocps
+from tests.support.constants import CLASS_ID, EPOCH_BLOCKS, NETWORK, PRICING, deploy_system
+from tests.support.pool import FAR, MAX_UINT96, activate_many, expiry_slot, owed
 
 N_DEVICES = 4
 JOB = b"\x11" * 32

@@ -1,6 +1,6 @@
 """Pure-Python tests of pinfi.protocol: generator, product, Merkle commitment, pricing.
 
-No chain needed: run with ``pytest -q tests/test_protocol_math.py -p no:ape``.
+No chain needed: run with ``pytest -q tests/protocol/test_protocol_math.py -p no:ape``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pinfi import protocol as P
 U = P.UNIT
 M64 = 2**64
 SEED = P.keccak(b"pinfi-unit-test")
-PRB_COMMON = Path(__file__).resolve().parents[1] / "node_modules/@prb/math/src/Common.sol"
+PRB_COMMON = Path(__file__).resolve().parents[2] / "node_modules/@prb/math/src/Common.sol"
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

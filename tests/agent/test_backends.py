@@ -9,7 +9,7 @@ import pytest
 
 from pinfi import protocol
 from provider_agent import backends
-from tests import agent_helpers as ah
+from tests.support import agent as ah
 
 SEED = protocol.keccak(b"agent-backend-test")
 

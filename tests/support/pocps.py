@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from pinfi import protocol as proto
-from tests.conftest import CLASS_ID, EPOCH_BLOCKS, MIN_BOND, TEST_CLASS, System
+from tests.support.constants import CLASS_ID, EPOCH_BLOCKS, MIN_BOND, TEST_CLASS, System
 
 _fingerprints = iter(range(1, 10**9))
 
@@ -104,8 +104,8 @@ def selected_epoch(chain, system: System, device_id: int, want: bool = True,
 
 
 # ---------------------------------------------------------------------------------------------
-# Strict revert checks, class overrides and dispute calldata (tests/test_staking.py,
-# tests/test_verifier.py). Imports are local: this block is appended to a shared module.
+# Strict revert checks, class overrides and dispute calldata (tests/contracts/test_staking.py,
+# tests/contracts/test_verifier.py). Imports are local: this block is appended to a shared module.
 # ---------------------------------------------------------------------------------------------
 
 

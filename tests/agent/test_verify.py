@@ -11,8 +11,8 @@ from provider_agent import state as st
 from provider_agent.context import open_context
 from provider_agent.daemon import Daemon
 from provider_agent.verifier import Keeper, full_paths
-from tests import agent_helpers as ah
-from tests.conftest import MIN_BOND, TEST_CLASS, deploy_system
+from tests.support import agent as ah
+from tests.support.constants import MIN_BOND, TEST_CLASS, deploy_system
 
 JAILED, ACTIVE = 3, 2
 
