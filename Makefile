@@ -47,7 +47,7 @@ bench: setup
 	$(BIN)/python bench/agent_bench.py
 
 sim: setup
-	$(BIN)/python -m pinfi.sim
+	$(BIN)/python -m pinfi_dev.sim
 
 lint: setup
 	$(BIN)/ruff check pinfi provider_agent scripts tests bench

@@ -72,7 +72,7 @@ def load_params(path: str | Path, epoch_blocks: int | None = None,
     ``epoch_blocks`` overrides ``network.epochBlocks`` (local demos); ``only`` keeps the classes of
     those names (or ids). ``network.maxEmission`` defaults to ``maxSupply - genesisSupply``.
     """
-    from pinfi.sim.params import ClassParams, NetworkParams, validate
+    from pinfi_dev.sim.params import ClassParams, NetworkParams, validate
 
     p = Path(path)
     try:

@@ -1,10 +1,10 @@
 """PinFi economics simulation: the LooPIN analysis framework (section 8) as experiments.
 
-``python -m pinfi.sim`` (or ``make sim``) runs an agent-based, seeded model of the markets
-(:mod:`pinfi.sim.model`), the five experiments (:mod:`pinfi.sim.experiments`) and writes PNG
+``python -m pinfi_dev.sim`` (or ``make sim``) runs an agent-based, seeded model of the markets
+(:mod:`pinfi_dev.sim.model`), the five experiments (:mod:`pinfi_dev.sim.experiments`) and writes PNG
 figures, ``results.json`` and ``report.md`` under ``out/sim/``. Lease prices come from
-:mod:`pinfi.protocol` (the contract mirror) through :mod:`pinfi.sim.pricing`; the protocol
-parameters from ``pinfi/params/classes.json`` (:mod:`pinfi.sim.params`).
+:mod:`pinfi.protocol` (the contract mirror) through :mod:`pinfi_dev.sim.pricing`; the protocol
+parameters from ``pinfi/params/classes.json`` (:mod:`pinfi_dev.sim.params`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ __all__ = ["run_all"]
 
 
 def run_all(*args: object, **kwargs: object) -> object:
-    """Run the full study (see :func:`pinfi.sim.pipeline.run_all`)."""
-    from pinfi.sim.pipeline import run_all as _run_all
+    """Run the full study (see :func:`pinfi_dev.sim.pipeline.run_all`)."""
+    from pinfi_dev.sim.pipeline import run_all as _run_all
 
     return _run_all(*args, **kwargs)  # type: ignore[arg-type]

@@ -86,7 +86,7 @@ SOURCES: dict[str, Source] = {s.key: s for s in [
            "https://alpha-one-index.github.io/ai-infra-index/specs/inference-benchmarks.html",
            "H100 84.2 vs A100 32.1 samples/s: A100 ~0.38x H100"),
     Source("measured", "Measured in this repository (pinfi.protocol.MerkleTree, 2-core CI box)",
-           "pinfi/sim/sizing.py",
+           "pinfi_dev/sim/sizing.py",
            "SHA-256 Merkle over C: ~0.25 GB/s per core at L=1024, ~2.6 us per hash call"),
     Source("assumption", "Modelling assumption (no external source)", "", ""),
 ]}  # fmt: skip

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from pinfi.protocol import UNIT
-from pinfi.sim.assumptions import INFERENCE, ClassEconomics, InferenceAssumptions
-from pinfi.sim.model import Behaviour, Demand
-from pinfi.sim.params import ClassParams, NetworkParams
-from pinfi.sim.pricing import PriceBook
+from pinfi_dev.sim.assumptions import INFERENCE, ClassEconomics, InferenceAssumptions
+from pinfi_dev.sim.model import Behaviour, Demand
+from pinfi_dev.sim.params import ClassParams, NetworkParams
+from pinfi_dev.sim.pricing import PriceBook
 
 __all__ = [
     "ReturnBreakdown",

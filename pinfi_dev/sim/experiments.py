@@ -2,7 +2,7 @@
 
 Every run is a :class:`Job` executed by :func:`run_job` (in worker processes when available);
 seeds are fixed per job, so results do not depend on scheduling. The expected-path experiments
-use stratified demand draws and average several seeds (see :mod:`pinfi.sim.metrics`); the plain
+use stratified demand draws and average several seeds (see :mod:`pinfi_dev.sim.metrics`); the plain
 Monte Carlo runs are shown next to them for realism.
 """
 
@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from pinfi.sim import economics as eco
-from pinfi.sim.assumptions import CLASS_ECON, INFERENCE, TOKEN_USD
-from pinfi.sim.metrics import SettleResult, hourly_profile, settle
-from pinfi.sim.model import Behaviour, ClassMarket, Demand, Scenario, run_market
-from pinfi.sim.params import ClassParams, NetworkParams, emitted_until
-from pinfi.sim.pricing import PriceBook
-from pinfi.sim.sizing import HashRates, SizingRow, sizing_row
+from pinfi_dev.sim import economics as eco
+from pinfi_dev.sim.assumptions import CLASS_ECON, INFERENCE, TOKEN_USD
+from pinfi_dev.sim.metrics import SettleResult, hourly_profile, settle
+from pinfi_dev.sim.model import Behaviour, ClassMarket, Demand, Scenario, run_market
+from pinfi_dev.sim.params import ClassParams, NetworkParams, emitted_until
+from pinfi_dev.sim.pricing import PriceBook
+from pinfi_dev.sim.sizing import HashRates, SizingRow, sizing_row
 
 GPU_CLASSES = ("rtx4090", "a100-80g", "h100-80g")
 LAUNCH_DEVICES = {"rtx4090": 800, "a100-80g": 400, "h100-80g": 500}

@@ -16,7 +16,7 @@ class weight). Per class and epoch, in order:
 3. **Clients.** ``Poisson(lambda_t)`` lease requests arrive (daily pattern x AR(1) shocks x the
    scenario's demand shock), each with a willingness to pay (log-normal, USD per device-hour)
    and a duration. In random order each asks the pool's quote at the current ``(D, R)`` (from
-   :mod:`pinfi.protocol`, via :class:`~pinfi.sim.pricing.PriceBook`), and leases if a device is
+   :mod:`pinfi.protocol`, via :class:`~pinfi_dev.sim.pricing.PriceBook`), and leases if a device is
    free and the price in USD is within its willingness to pay. The payment is split into burn
    and escrow by ``split_payment``.
 4. **Rewards.** Emission of the epoch (``rewardPerBlock`` with halvings) is shared by all Active
@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pinfi.protocol import UNIT
-from pinfi.sim.assumptions import ClassEconomics
-from pinfi.sim.params import BPS, ClassParams, NetworkParams, emitted_until
-from pinfi.sim.pricing import PriceBook, split
+from pinfi_dev.sim.assumptions import ClassEconomics
+from pinfi_dev.sim.params import BPS, ClassParams, NetworkParams, emitted_until
+from pinfi_dev.sim.pricing import PriceBook, split
 
 __all__ = [
     "Behaviour",

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pinfi.protocol import UNIT
 
-PARAMS_PATH = Path(__file__).resolve().parents[1] / "params" / "classes.json"
+PARAMS_PATH = Path(__file__).resolve().parents[2] / "pinfi" / "params" / "classes.json"
 """Default location of the parameters file."""
 
 BPS = 10_000

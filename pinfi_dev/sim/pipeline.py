@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from pinfi.sim import experiments as ex
-from pinfi.sim import plots
-from pinfi.sim.model import Behaviour, Demand
-from pinfi.sim.params import PARAMS_PATH, load_params, validate
-from pinfi.sim.pricing import PriceBook
-from pinfi.sim.report import write_report
-from pinfi.sim.sizing import HashRates
+from pinfi_dev.sim import experiments as ex
+from pinfi_dev.sim import plots
+from pinfi_dev.sim.model import Behaviour, Demand
+from pinfi_dev.sim.params import PARAMS_PATH, load_params, validate
+from pinfi_dev.sim.pricing import PriceBook
+from pinfi_dev.sim.report import write_report
+from pinfi_dev.sim.sizing import HashRates
 
 __all__ = ["Outcome", "run_all"]
 

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import BoundaryNorm, ListedColormap
 
-from pinfi.sim.experiments import (
+from pinfi_dev.sim.experiments import (
     GPU_CLASSES,
     CheatResult,
     DemandResult,

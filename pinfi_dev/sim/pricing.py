@@ -15,7 +15,7 @@ import numpy as np
 
 from pinfi import protocol
 from pinfi.protocol import UNIT
-from pinfi.sim.params import ClassParams
+from pinfi_dev.sim.params import ClassParams
 
 __all__ = ["PriceBook", "contract_quote", "split"]
 

@@ -1,4 +1,4 @@
-"""Tests of the economics simulation (``pinfi.sim``).
+"""Tests of the economics simulation (``pinfi_dev.sim``).
 
 The pure-Python tests run in seconds without a chain:
 ``.venv/bin/python -m pytest -q tests/sim/test_sim.py -p no:ape``. The last test compares the
@@ -18,12 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pinfi import protocol
-from pinfi.sim import economics as eco
-from pinfi.sim import experiments as ex
-from pinfi.sim.metrics import settle
-from pinfi.sim.model import Behaviour, Demand, Scenario, run_market
-from pinfi.sim.params import ClassParams, emitted_until, load_params, load_raw, validate
-from pinfi.sim.pricing import PriceBook, contract_quote, split
+from pinfi_dev.sim import economics as eco
+from pinfi_dev.sim import experiments as ex
+from pinfi_dev.sim.metrics import settle
+from pinfi_dev.sim.model import Behaviour, Demand, Scenario, run_market
+from pinfi_dev.sim.params import ClassParams, emitted_until, load_params, load_raw, validate
+from pinfi_dev.sim.pricing import PriceBook, contract_quote, split
 
 NETWORK, CLASSES = load_params()
 UNIT = protocol.UNIT

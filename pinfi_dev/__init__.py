@@ -1,0 +1,1 @@
+"""PinFi developer tools (simulation, demo, deploy): the runtime package never imports them."""
