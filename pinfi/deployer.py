@@ -6,12 +6,23 @@ Only this module knows the wiring order; everything that deploys goes through
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-PROOF_KEYS = ("n", "leaf", "k", "c", "commitWindow", "openWindow", "disputeWindow",
-              "challengeBps", "missSlashBps", "fraudSlashBps")
-POOL_KEYS = ("pFloor", "p0", "alpha", "betaBps", "maxLeaseEpochs", "terminateFeeBps", "downBond")
+from pinfi.params import (
+    POOL_KEYS,
+    PROOF_KEYS,
+    ClassParams,
+    NetworkParams,
+    ProofParams,
+    as_class,
+    as_network,
+    as_proof,
+)
+
+__all__ = ["POOL_KEYS", "PROOF_KEYS", "Deployed", "configure_class", "deploy_protocol",
+           "proof_params"]
 
 
 @dataclass
@@ -32,41 +43,36 @@ class Deployed:
         return out
 
 
-def proof_params(cls: dict[str, Any]) -> tuple[int, ...]:
-    """``PoCPSVerifier.ProofParams`` tuple of a class."""
-    return tuple(int(cls[key]) for key in PROOF_KEYS)
+def proof_params(cls: ClassParams | ProofParams | Mapping[str, Any]) -> tuple[int, ...]:
+    """``PoCPSVerifier.ProofParams`` tuple of a class (typed, or a camelCase mapping)."""
+    return as_proof(cls).to_contract()
 
 
-def configure_class(d: Deployed, cls: dict[str, Any]) -> None:
+def configure_class(d: Deployed, cls: ClassParams | Mapping[str, Any]) -> None:
     """Register one device class in all three contracts (staking, PoCPS, pricing)."""
+    c = as_class(cls)
     sender = d.admin
-    class_id = int(cls["id"])
-    d.staking.setClass(class_id, int(cls["minBond"]), int(cls["weight"]), sender=sender)
-    d.verifier.setClass(class_id, proof_params(cls), sender=sender)
+    d.staking.setClass(c.id, *c.staking.to_contract(), sender=sender)
+    d.verifier.setClass(c.id, c.proof.to_contract(), sender=sender)
     if d.pool is not None:
-        d.pool.setClass(class_id, *(int(cls[key]) for key in POOL_KEYS), sender=sender)
+        d.pool.setClass(c.id, *c.pricing.to_contract(), sender=sender)
 
 
-def deploy_protocol(project: Any, chain: Any, admin: Any, network: dict[str, Any],
-                    classes: list[dict[str, Any]], with_pool: bool = True,
+def deploy_protocol(project: Any, chain: Any, admin: Any,
+                    network: NetworkParams | Mapping[str, Any],
+                    classes: Iterable[ClassParams | Mapping[str, Any]], with_pool: bool = True,
                     genesis_block: int | None = None) -> Deployed:
     """Deploy PinToken, Staking, PoCPSVerifier and DissipativePool, grant roles, add classes.
 
-    ``network`` holds ``maxSupply``, ``genesisSupply``, ``epochBlocks``, ``unbondingBlocks``,
-    ``rewardPerBlock``, ``halvingBlocks``, ``bountyBps`` and optionally ``maxEmission`` (default:
-    all of the cap left after genesis). Epoch 0 starts at ``genesis_block`` (default: the block
-    after the Staking deployment's predecessor, i.e. right away).
+    ``network`` and ``classes`` are :mod:`pinfi.params` types (or their camelCase mappings, as in
+    the parameters file; ``maxEmission`` defaults to all of the cap left after genesis). Epoch 0
+    starts at ``genesis_block`` (default: the block after the current head, i.e. right away).
     """
-    max_supply = int(network["maxSupply"])
-    genesis_supply = int(network["genesisSupply"])
-    token = project.PinToken.deploy(max_supply, genesis_supply, admin, admin, sender=admin)
+    net = as_network(network)
+    typed = [as_class(c) for c in classes]
+    token = project.PinToken.deploy(*net.token_args(), admin, admin, sender=admin)
     genesis = chain.blocks.head.number + 1 if genesis_block is None else genesis_block
-    staking = project.Staking.deploy(
-        token, genesis, int(network["epochBlocks"]), int(network["unbondingBlocks"]),
-        int(network["rewardPerBlock"]), int(network["halvingBlocks"]),
-        int(network.get("maxEmission", max_supply - genesis_supply)), int(network["bountyBps"]),
-        admin, sender=admin,
-    )
+    staking = project.Staking.deploy(token, genesis, *net.staking_args(), admin, sender=admin)
     verifier = project.PoCPSVerifier.deploy(staking, admin, sender=admin)
     staking.setVerifier(verifier, sender=admin)
     token.grantRole(token.MINTER_ROLE(), staking, sender=admin)
@@ -76,6 +82,6 @@ def deploy_protocol(project: Any, chain: Any, admin: Any, network: dict[str, Any
         verifier.setPool(pool, sender=admin)
         staking.setPool(pool, sender=admin)
     deployed = Deployed(token, staking, verifier, pool, admin)
-    for cls in classes:
+    for cls in typed:
         configure_class(deployed, cls)
     return deployed
