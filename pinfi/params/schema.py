@@ -238,19 +238,19 @@ class PoolPricing:
 
     def per_epoch_price(self, demand: int, supply: int) -> int:
         """The contract's price of one more device for one epoch (``pinfi.protocol`` mirror)."""
-        from pinfi.protocol import per_epoch_price
+        from pinfi.protocol.pricing import per_epoch_price
 
         return per_epoch_price(self.p_floor, self.p0, self.alpha, demand, supply)
 
     def lease_cost(self, demand: int, supply: int, epochs: int) -> int:
         """The contract's quote for ``epochs`` epochs at demand ``demand`` of ``supply``."""
-        from pinfi.protocol import lease_cost
+        from pinfi.protocol.pricing import lease_cost
 
         return lease_cost(self.p_floor, self.p0, self.alpha, demand, supply, epochs)
 
     def split(self, cost: int) -> tuple[int, int]:
         """``(burn, escrow)`` of a payment of ``cost``."""
-        from pinfi.protocol import split_payment
+        from pinfi.protocol.pricing import split_payment
 
         return split_payment(cost, self.beta_bps)
 

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pinfi import protocol as P
+from pinfi.protocol import merkle, prbmath
 
 U = P.UNIT
 M64 = 2**64
@@ -196,7 +197,7 @@ def test_merkle_root_matches_naive(n: int, leaf: int) -> None:
 
 
 def test_merkle_parallel_matches_serial(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(P, "_PARALLEL_MIN_LEAVES", 1024)  # fork even for this small tree
+    monkeypatch.setattr(merkle, "_PARALLEL_MIN_LEAVES", 1024)  # fork even for this small tree
     n, leaf = 256, 4  # 16384 leaves
     c = P.product(SEED, n)
     serial = P.MerkleTree.from_product(c, leaf, workers=1)
@@ -210,18 +211,18 @@ def test_merkle_parallel_matches_serial(monkeypatch: pytest.MonkeyPatch) -> None
 def test_merkle_worker_failure_is_redone(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    monkeypatch.setattr(P, "_PARALLEL_MIN_LEAVES", 1024)
+    monkeypatch.setattr(merkle, "_PARALLEL_MIN_LEAVES", 1024)
     c = P.product(SEED, 256)
     expected = P.MerkleTree.from_product(c, 4, workers=1).root
     parent = os.getpid()
-    real = P._build_range
+    real = merkle._build_range
 
     def flaky(*args):  # type: ignore[no-untyped-def]
         if os.getpid() != parent:
             os._exit(3)  # a worker dies without writing its subtree
         real(*args)
 
-    monkeypatch.setattr(P, "_build_range", flaky)
+    monkeypatch.setattr(merkle, "_build_range", flaky)
     assert P.MerkleTree.from_product(c, 4, workers=2).root == expected
 
 
@@ -343,7 +344,7 @@ def test_exp2_factors_match_prbmath_source() -> None:
     body = src[src.index("function exp2(") : src.index("function msb(")]
     factors = [int(h, 16) for h in re.findall(r"result \* (0x[0-9A-Fa-f]+)\)", body)]
     masks = [int(h, 16) for h in re.findall(r"if \(x & (0x[0-9A-Fa-f]+) > 0\) \{\s*result", body)]
-    assert factors == list(P._EXP2_FACTORS)
+    assert factors == list(prbmath._EXP2_FACTORS)
     assert masks == [1 << (63 - b) for b in range(64)]
 
 
@@ -536,3 +537,22 @@ def test_vectors_are_consistent() -> None:
         assert abs(Decimal(p["cost"]) - Decimal(p["cost_decimal"])) <= p["epochs"] * (
             1 + Decimal(64) * p["p0"] * p["r"] / U
         )
+
+
+def test_vectors_match_the_published_file() -> None:
+    """docs/vectors.json holds exactly what ``python -m pinfi.protocol`` prints (plus extras)."""
+    published = json.loads((Path(__file__).resolve().parents[2] / "docs/vectors.json").read_text())
+    vec = json.loads(json.dumps(P.test_vectors()))
+    assert {k: published[k] for k in vec} == vec
+
+
+def test_product_starts_nothing_at_import() -> None:
+    """The product's threads and scratch are created on first use, not when imported."""
+    import subprocess
+    import sys
+
+    code = ("import threading; from pinfi import protocol; from pinfi.protocol import matmul;"
+            "assert matmul._engine is None and threading.active_count() == 1;"
+            "protocol.product(protocol.keccak(b'x'), 128);"
+            "assert matmul._engine is not None; protocol.clear_workspace()")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
