@@ -32,8 +32,8 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --no-save --loglevel=error
 	@touch $@
 
-$(SOLC_BIN)/.installed: $(VENV)/.installed node_modules/.installed tools/solc-shim.cjs pinfi/toolchain.py
-	$(BIN)/python -m pinfi.toolchain install-solc --dest $(SOLC_BIN)
+$(SOLC_BIN)/.installed: $(VENV)/.installed node_modules/.installed tools/solc-shim.cjs pinfi_dev/toolchain.py
+	$(BIN)/python -m pinfi_dev.toolchain install-solc --dest $(SOLC_BIN)
 	@touch $@
 
 test: setup

@@ -1,7 +1,8 @@
 """PinFi SDK for dApp developers: find devices, price and lease compute, follow leases.
 
-Plain web3.py + eth-account (no Ape), built on :mod:`pinfi.chain` (connection, shipped ABIs,
-transaction sending) and the deployments file written by ``ape run deploy``::
+Plain web3.py + eth-account (no Ape), a thin layer on :mod:`pinfi.chain`: its connection,
+shipped ABIs, deployment loader (the file ``ape run deploy`` writes), typed reads, revert decoder
+(the SDK only maps error *names* to its exceptions) and transaction sender and waiter::
 
     from pinfi.sdk import PinFi, DeviceBusy
 
@@ -22,42 +23,41 @@ readable one-line message (:data:`ERROR_FAMILIES`). Amounts are integers in base
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_typing import HexStr
-from eth_utils import function_abi_to_4byte_selector, keccak, to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import TransactionNotFound
 from web3.logs import DISCARD as _DISCARD
 
 from pinfi import chain as ch
+from pinfi.chain import abi_hash
+from pinfi.chain import reads as rd
+from pinfi.params.schema import ClassParams
+from pinfi.types import (
+    BPS,
+    UNIT,
+    ZERO_ADDRESS,  # noqa: F401  (a public name of the SDK)
+    DeviceState,
+    lease_device,
+    lease_nonce,
+)
 
 log = logging.getLogger("pinfi.sdk")
 
-UNIT = 10**18
-BPS = 10_000
-DEVICE_STATES = ("None", "Pending", "Active", "Jailed", "Maintenance", "Exiting", "Withdrawn")
 DEFAULT_DEADLINE_S = 300
 DEFAULT_SLIPPAGE_BPS = 100
 LOG_CHUNK = 5_000
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-REPO_DEPLOYMENTS = Path(__file__).resolve().parents[1] / "deployments"
 
 
 def format_pin(amount: int) -> str:
@@ -65,12 +65,6 @@ def format_pin(amount: int) -> str:
     d = (Decimal(int(amount)) / UNIT).normalize()
     text = f"{d:f}"
     return f"{text} PIN"
-
-
-def abi_hash(abi: list[dict[str, Any]]) -> str:
-    """SHA-256 of an ABI's canonical JSON, as recorded in the deployments file's ``abiHashes``."""
-    canonical = json.dumps(abi, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,13 +178,14 @@ class InternalError(ContractError):
 
 
 def _lease(v: Any) -> str:
-    i = int(v)
-    return f"{i} (device {i >> 64}, lease #{i & (2**64 - 1)})"
+    return f"{int(v)} (device {lease_device(int(v))}, lease #{lease_nonce(int(v))})"
 
 
 def _state(v: Any) -> str:
-    i = int(v)
-    return DEVICE_STATES[i] if 0 <= i < len(DEVICE_STATES) else str(i)
+    try:
+        return DeviceState(int(v)).label
+    except ValueError:
+        return str(v)
 
 
 _FORMATTERS: dict[str, Callable[[Any], str]] = {
@@ -338,102 +333,53 @@ def error_message(name: str, args: dict[str, Any]) -> str:
     return f"{_humanize(name)}" + (f" ({inner})" if inner else "") + f" [{name}]"
 
 
-@cache
-def _errors_by_selector() -> dict[bytes, tuple[str, list[str], list[str]]]:
-    table: dict[bytes, tuple[str, list[str], list[str]]] = {}
-    for contract in ch.CONTRACT_NAMES:
-        if not ch.has_abi(contract):
-            continue
-        for item in ch.load_abi(contract):
-            if item.get("type") != "error":
-                continue
-            inputs = item.get("inputs", [])
-            types = [_abi_type(i) for i in inputs]
-            names = [i.get("name") or f"arg{k}" for k, i in enumerate(inputs)]
-            selector = bytes(function_abi_to_4byte_selector(item))  # type: ignore[arg-type]
-            table[selector] = (item["name"], types, names)
-    return table
-
-
-def _abi_type(inp: dict[str, Any]) -> str:
-    t = str(inp["type"])
-    if t.startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in inp.get("components", [])) + ")" + t[5:]
-    return t
-
-
 def error_names() -> set[str]:
     """Names of every custom error in the shipped ABIs."""
-    return {name for name, _t, _n in _errors_by_selector().values()}
+    return ch.error_names()
+
+
+def contract_error(revert: ch.Revert | None) -> ContractError:
+    """The mapped exception of a decoded revert (:func:`pinfi.chain.decode_revert`)."""
+    if revert is None:
+        return ContractError("reverted without a reason")
+    name, args, raw = revert.name, revert.args, revert.data or None
+    if name == "Error":
+        return ContractError(f"reverted: {args['message']}", name, args, raw)
+    if name == "Panic":
+        return InternalError(f"panic 0x{args['code']:02x} (arithmetic or assertion failure)",
+                             name, args, raw)
+    if not name:
+        return ContractError(f"reverted with {revert.message}", raw=raw)
+    if name == "DeviceNotActive" and int(args.get("state", -1)) == DeviceState.NONE:
+        # the pool sees a device that was never registered as state None
+        return UnknownDevice(f"device {args['deviceId']} does not exist [{name}]", name, args, raw)
+    cls, _template = ERROR_FAMILIES.get(name, (ContractError, None))
+    return cls(error_message(name, args), name, args, raw)
 
 
 def decode_revert(data: bytes | str | None) -> ContractError:
     """The mapped exception of raw revert data (custom error, ``Error(string)`` or ``Panic``)."""
-    raw: bytes | None
-    if isinstance(data, str):
-        try:
-            raw = bytes.fromhex(data[2:] if data.startswith("0x") else data)
-        except ValueError:
-            return ContractError(f"reverted: {data}")
-    else:
-        raw = None if data is None else bytes(data)
-    if not raw or len(raw) < 4:
-        return ContractError("reverted without a reason", raw=raw)
-    sel, body = raw[:4], raw[4:]
-    try:
-        if sel == bytes.fromhex("08c379a0"):
-            (msg,) = abi_decode(["string"], body)
-            return ContractError(f"reverted: {msg}", "Error", {"message": msg}, raw)
-        if sel == bytes.fromhex("4e487b71"):
-            (code,) = abi_decode(["uint256"], body)
-            return InternalError(f"panic 0x{code:02x} (arithmetic or assertion failure)",
-                                 "Panic", {"code": code}, raw)
-        known = _errors_by_selector().get(sel)
-        if known is None:
-            return ContractError(f"reverted with unknown error 0x{raw.hex()}", raw=raw)
-        name, types, names = known
-        values = abi_decode(types, body) if types else ()
-    except Exception:
-        return ContractError(f"reverted with undecodable data 0x{raw.hex()}", raw=raw)
-    args = dict(zip(names, values, strict=True))
-    cls, _template = ERROR_FAMILIES.get(name, (ContractError, None))
-    if name == "DeviceNotActive" and int(args.get("state", -1)) == 0:
-        cls = UnknownDevice  # the pool sees a device that was never registered as state None
-        return cls(f"device {args['deviceId']} does not exist [DeviceNotActive]", name, args, raw)
-    return cls(error_message(name, args), name, args, raw)
-
-
-def _revert_data(exc: BaseException) -> str | bytes | None:
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        data = getattr(cur, "data", None)
-        if isinstance(data, dict):
-            data = data.get("data")
-        if isinstance(data, bytes | str) and data:
-            return data
-        cur = cur.__cause__ or cur.__context__
-    return None
+    return contract_error(ch.decode_revert(data))
 
 
 def map_error(exc: BaseException) -> PinFiError:
     """The :class:`PinFiError` for an exception raised by web3 or :mod:`pinfi.chain`."""
     if isinstance(exc, PinFiError):
         return exc
-    data = _revert_data(exc)
-    if data is not None:
-        mapped = decode_revert(data)
-        if mapped.error or mapped.raw:
-            return mapped
     if isinstance(exc, ch.TxReverted):
-        name = exc.name or ""
-        cls, _t = ERROR_FAMILIES.get(name, (ContractError, None))
-        return cls(str(exc).removeprefix("reverted: "), name)
-    if isinstance(exc, ch.ChainError):
-        return ConnectionFailed(str(exc))
+        revert = exc.revert
+    else:  # a web3 exception, or one raised from it, that carries revert data
+        revert = ch.decode_revert(ch.revert_data(exc))
+    if revert is not None:
+        return contract_error(revert)
+    if isinstance(exc, ch.TxReverted):
+        return ContractError(exc.message)
     if isinstance(exc, ch.REVERTS):
         return ContractError(f"reverted: {getattr(exc, 'message', None) or exc}")
+    if isinstance(exc, ch.TxFailed):
+        return PinFiError(str(exc))
+    if isinstance(exc, ch.ChainError):
+        return ConnectionFailed(str(exc))
     return PinFiError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 
 
@@ -443,22 +389,13 @@ def map_error(exc: BaseException) -> PinFiError:
 
 
 @dataclass(frozen=True)
-class DeviceClass:
-    """A device class: name, pricing, staking parameters and its market now."""
+class DeviceClass(ClassParams):
+    """A device class as the contracts hold it (every field of the parameters schema,
+    :class:`pinfi.params.ClassParams`: ``p_floor``, ``max_lease_epochs``, ``down_bond``, ...)
+    and its market now: ``demand`` devices leased of ``supply`` Active."""
 
-    id: int
-    name: str
-    p_floor: int
-    p0: int
-    alpha: int
-    beta_bps: int
-    max_lease_epochs: int
-    terminate_fee_bps: int
-    down_bond: int
-    min_bond: int
-    weight: int
-    demand: int
-    supply: int
+    demand: int = 0
+    supply: int = 0
 
     @property
     def utilization(self) -> float:
@@ -528,54 +465,16 @@ def job_spec_bytes(job_spec: bytes | str) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 
-def _deployment_dirs() -> list[Path]:
-    dirs = []
-    if env := os.environ.get("PINFI_DEPLOYMENTS"):
-        dirs.append(Path(env))
-    dirs += [Path.cwd() / "deployments", REPO_DEPLOYMENTS]
-    return dirs
-
-
-def _load_deployment(deployment: str | Path | int | dict[str, Any] | None,
-                     chain_id: int | None) -> dict[str, Any]:
-    if isinstance(deployment, dict):
-        return deployment
-    if deployment is None or isinstance(deployment, int) or (
-            isinstance(deployment, str) and deployment.isdigit()):
-        cid = int(deployment) if deployment is not None else chain_id
-        for d in _deployment_dirs():
-            path = d / f"{cid}.json"
-            if path.is_file():
-                return _read_json(path)
-        where = ", ".join(str(d) for d in _deployment_dirs())
-        raise ConnectionFailed(f"no deployment for chain {cid} (looked for {cid}.json in {where};"
-                               " run ape run deploy or pass deployment=PATH)")
-    return _read_json(Path(deployment))
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConnectionFailed(f"deployment file {path} not found") from None
-    except json.JSONDecodeError as err:
-        raise ConnectionFailed(f"deployment file {path} is not valid JSON: {err}") from None
-    if not isinstance(data, dict):
-        raise ConnectionFailed(f"deployment file {path} is not a JSON object")
-    return data
-
-
 class PinFi:
     """A client of one PinFi deployment. Build it with :meth:`connect`."""
 
-    def __init__(self, w3: Web3, contracts: ch.Contracts, record: dict[str, Any],
-                 account: LocalAccount | None = None, *, confirmations: int = 0,
-                 timeout: float = 120.0) -> None:
+    def __init__(self, w3: Web3, contracts: ch.Contracts, account: LocalAccount | None = None,
+                 *, confirmations: int = 0, timeout: float = 120.0) -> None:
         if contracts.pool is None:
             raise ConnectionFailed("the deployment has no DissipativePool")
         self.w3 = w3
         self.contracts = contracts
-        self.record = record
+        self.deployment: ch.Deployment = contracts.deployment
         self.chain_id = contracts.deployment.chain_id
         self.token: Contract = contracts.token
         self.staking: Contract = contracts.staking
@@ -588,7 +487,8 @@ class PinFi:
         self.abi_mismatch = self._check_abis()
 
     @classmethod
-    def connect(cls, rpc_url: str, deployment: str | Path | int | dict[str, Any] | None = None,
+    def connect(cls, rpc_url: str,
+                deployment: str | Path | int | dict[str, Any] | ch.Deployment | None = None,
                 account: LocalAccount | str | bytes | None = None, *,
                 confirmations: int = 0, timeout: float = 120.0) -> PinFi:
         """Connect to ``rpc_url`` and bind the deployment.
@@ -599,12 +499,8 @@ class PinFi:
         None gives a read-only client.
         """
         try:
-            if deployment is None:
-                probe = ch.connect(rpc_url)
-                record = _load_deployment(None, int(probe.eth.chain_id))
-            else:
-                record = _load_deployment(deployment, None)
-            dep = ch.Deployment.from_dict(record)
+            chain_id = int(ch.connect(rpc_url).eth.chain_id) if deployment is None else None
+            dep = ch.Deployment.resolve(deployment, chain_id)
             w3 = ch.connect(rpc_url, dep.chain_id)
             contracts = ch.load_contracts(w3, dep)
         except ch.ChainError as err:
@@ -617,11 +513,15 @@ class PinFi:
                 acct = Account.from_key(account)
             except (ValueError, TypeError) as err:
                 raise PinFiError(f"bad private key: {err}") from None
-        return cls(w3, contracts, record, acct, confirmations=confirmations, timeout=timeout)
+        return cls(w3, contracts, acct, confirmations=confirmations, timeout=timeout)
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The deployments file's content (:attr:`deployment` is the typed form)."""
+        return self.deployment.to_dict()
 
     def _check_abis(self) -> list[str]:
-        hashes = self.record.get("abiHashes") or {}
-        out = [name for name, h in hashes.items()
+        out = [name for name, h in self.deployment.abi_hashes.items()
                if ch.has_abi(name) and abi_hash(ch.load_abi(name)) != h]
         if out:
             log.warning("shipped ABIs of %s differ from the deployment's (update pinfi or the "
@@ -642,8 +542,18 @@ class PinFi:
         except Exception as exc:
             raise map_error(exc) from None
 
+    def _read(self, read: Callable[..., Any], *args: Any) -> Any:
+        """A typed read of :mod:`pinfi.chain.reads` with the SDK's errors."""
+        try:
+            return read(self.contracts, *args)
+        except Exception as exc:
+            raise map_error(exc) from None
+
     def head(self) -> int:
-        return int(ch.with_retry(lambda: self.w3.eth.block_number, what="eth_blockNumber"))
+        try:
+            return ch.head(self.w3)
+        except Exception as exc:
+            raise map_error(exc) from None
 
     def current_epoch(self) -> int:
         return int(self._call(self.pool.functions.currentEpoch()))
@@ -660,31 +570,21 @@ class PinFi:
 
     def class_ids(self) -> list[int]:
         """Class ids of the deployment (its parameters, else the pool's ``ClassSet`` events)."""
-        classes = (self.record.get("params") or {}).get("classes")
-        if classes:
-            return sorted({int(c["id"]) for c in classes})
-        logs = self._logs(self.pool.events.ClassSet, int(self.record.get("deploymentBlock", 0)),
+        entries = self.deployment.class_entries()
+        if entries:
+            return sorted({int(c["id"]) for c in entries})
+        logs = self._logs(self.pool.events.ClassSet, self.deployment.deployment_block,
                           self.head(), {})
         return sorted({int(lg["args"]["classId"]) for lg in logs})
 
-    def _class_name(self, class_id: int) -> str:
-        for c in (self.record.get("params") or {}).get("classes", []):
-            if int(c["id"]) == class_id and c.get("name"):
-                return str(c["name"])
-        return f"class-{class_id}"
-
     def device_class(self, class_id: int) -> DeviceClass:
-        """One class: pricing (pool), bond and weight (staking), demand and supply now."""
-        pf, p0, alpha, beta, max_epochs, fee, down = self._call(
-            self.pool.functions.classParams(class_id))
-        if int(max_epochs) == 0:
+        """One class: its parameters as the contracts hold them, demand and supply now."""
+        if not self._read(rd.pricing, class_id).configured:
             raise UnknownClass(f"unknown device class {class_id} [UnknownClass]",
                                "UnknownClass", {"classId": class_id})
-        min_bond, weight, _active, _exists = self._call(self.staking.functions.classes(class_id))
-        demand, supply, _synced = self._call(self.pool.functions.classState(class_id))
-        return DeviceClass(class_id, self._class_name(class_id), int(pf), int(p0), int(alpha),
-                           int(beta), int(max_epochs), int(fee), int(down), int(min_bond),
-                           int(weight), int(demand), int(supply))
+        params = self._read(rd.class_params, class_id)
+        market = self._read(rd.class_market, class_id)
+        return DeviceClass(**asdict(params), demand=market.demand, supply=market.supply)
 
     def classes(self) -> list[DeviceClass]:
         """Every configured class of the deployment."""
@@ -698,8 +598,8 @@ class PinFi:
 
     def device(self, device_id: int) -> dict[str, Any]:
         """``{"owner", "class_id", "state"}`` of a device (state ``"None"``: unknown id)."""
-        owner, class_id, state = self._call(self.staking.functions.deviceSummary(device_id))
-        return {"owner": str(owner), "class_id": int(class_id), "state": _state(state)}
+        d = self._read(rd.device_summary, device_id)
+        return {"owner": d.owner, "class_id": d.class_id, "state": d.state.label}
 
     def free_devices(self, class_id: int | None = None) -> list[int]:
         """Active devices (of ``class_id``) that are not leased and have no pending down report.
@@ -707,14 +607,12 @@ class PinFi:
         Reads every device once (O(devices) calls); fine for a client, not for a keeper loop.
         """
         out = []
-        count = int(self._call(self.staking.functions.deviceCount()))
-        for device_id in range(1, count + 1):
-            _owner, cid, state = self._call(self.staking.functions.deviceSummary(device_id))
-            if int(state) != 2 or (class_id is not None and int(cid) != class_id):
+        for device_id in range(1, self._read(rd.device_count) + 1):
+            d = self._read(rd.device_summary, device_id)
+            if d.state != DeviceState.ACTIVE or (class_id is not None and d.class_id != class_id):
                 continue
-            live = self._call(self.pool.functions.leaseOf(device_id))[5]
-            forced = self._call(self.pool.functions.escrowOf(device_id))[4]
-            if not live and int(forced) == 0:
+            if not self._read(rd.lease, device_id).live and \
+                    self._read(rd.escrow, device_id).forced_epoch == 0:
                 out.append(device_id)
         return out
 
@@ -729,18 +627,17 @@ class PinFi:
         """A lease now. ``current`` is False once its device was leased again (the terms are
         then those of its ``LeaseOpened`` event); an id never issued raises LeaseNotLive."""
         lease_id = int(lease_id)
-        device_id, wanted = lease_id >> 64, lease_id & (2**64 - 1)
-        client, start, end, per_epoch, nonce, live = self._call(
-            self.pool.functions.leaseOf(device_id))
-        if wanted == 0 or wanted > int(nonce):
+        device_id, wanted = lease_device(lease_id), lease_nonce(lease_id)
+        now: rd.LeaseState = self._read(rd.lease, device_id)
+        if wanted == 0 or wanted > now.nonce:
             raise LeaseNotLive(f"lease {_lease(lease_id)} does not exist [LeaseNotLive]",
                                "LeaseNotLive", {"leaseId": lease_id})
-        if wanted == int(nonce):
-            forced = int(self._call(self.pool.functions.escrowOf(device_id))[4])
-            return LeaseInfo(lease_id, device_id, str(client), int(start), int(end),
-                             int(per_epoch), bool(live), True, forced)
+        if wanted == now.nonce:
+            forced = self._read(rd.escrow, device_id).forced_epoch
+            return LeaseInfo(lease_id, device_id, now.client, now.start_epoch, now.end_epoch,
+                             now.per_epoch, now.live, True, forced)
         opened = next(iter(self._logs(self.pool.events.LeaseOpened,
-                                      int(self.record.get("deploymentBlock", 0)), self.head(),
+                                      self.deployment.deployment_block, self.head(),
                                       {"leaseId": lease_id})), None)
         if opened is None:
             raise LeaseNotLive(f"lease {_lease(lease_id)} not found in the logs [LeaseNotLive]",
@@ -767,7 +664,7 @@ class PinFi:
                client: str | None = None, device_id: int | None = None) -> Iterator[Lease]:
         """``LeaseOpened`` events from ``from_block`` (default: the deployment block) to
         ``to_block`` (default: the head), oldest first, optionally filtered."""
-        start = int(self.record.get("deploymentBlock", 0)) if from_block is None else from_block
+        start = self.deployment.deployment_block if from_block is None else from_block
         end = self.head() if to_block is None else to_block
         filters: dict[str, Any] = {}
         if client is not None:
@@ -811,65 +708,19 @@ class PinFi:
     def simulate(self, fn: ContractFunction) -> Any:
         """``eth_call`` of ``fn`` from this client; raises the mapped error if it would revert."""
         try:
-            return ch.with_retry(lambda: fn.call({"from": self.address}),
-                                 what=f"eth_call {fn.fn_name}")
+            return ch.call(fn, sender=self.address)
         except Exception as exc:
             raise map_error(exc) from None
 
     def _send(self, fn: ContractFunction) -> dict[str, Any]:
-        """Simulate, then sign and send ``fn``; the receipt of the mined transaction."""
+        """Simulate, then sign and send ``fn``; the receipt of the mined transaction (the chain
+        layer's waiter: it rebroadcasts a lost transaction and bumps a stuck one)."""
         self.simulate(fn)
         assert self._sender is not None
         try:
-            tx = self._sender.send(fn, f"{fn.fn_name}:{time.time_ns()}")
-            return self._wait(tx)
-        except PinFiError:
-            raise
+            return self._sender.transact(fn, f"{fn.fn_name}:{time.time_ns()}", self.timeout)
         except Exception as exc:
             raise map_error(exc) from None
-
-    def _tx_receipt(self, h: str) -> dict[str, Any] | None:
-        try:
-            rc = ch.with_retry(lambda: self.w3.eth.get_transaction_receipt(HexStr(h)),
-                               what="eth_getTransactionReceipt")
-        except TransactionNotFound:
-            return None
-        return dict(rc) if rc is not None and rc.get("blockNumber") is not None else None
-
-    def _wait(self, tx: ch.SentTx) -> dict[str, Any]:
-        """Wait for the receipt of any attempt of ``tx``; rebroadcast or bump a stuck one.
-
-        The receipts are looked up before the account's nonce: a transaction mined between the
-        two lookups is found on the next round rather than taken for dropped.
-        """
-        assert self._sender is not None
-        deadline = time.monotonic() + self.timeout
-        used_rounds = 0
-        while True:
-            for h in reversed(tx.hashes):
-                rc = self._tx_receipt(h)
-                if rc is None:
-                    continue
-                if self.head() - int(rc["blockNumber"]) < self._sender.confirmations:
-                    break
-                tx.receipt, tx.status = rc, "mined" if int(rc["status"]) == 1 else "reverted"
-                if tx.status == "reverted":
-                    raise map_error(self._sender.revert_reason(tx))
-                return rc
-            else:
-                latest = int(ch.with_retry(lambda: self.w3.eth.get_transaction_count(
-                    to_checksum_address(self.address), "latest"), what="eth_getTransactionCount"))
-                if latest <= tx.nonce:
-                    used_rounds = 0
-                    self._sender.poll(tx)  # rebroadcast a lost one, bump a stuck one
-                else:
-                    used_rounds += 1
-                    if used_rounds >= 5:
-                        raise PinFiError(f"transaction {tx.hash} (nonce {tx.nonce}) was replaced "
-                                         "by another transaction of this account")
-            if time.monotonic() > deadline:
-                raise PinFiError(f"transaction {tx.hash} not mined in {self.timeout:.0f}s")
-            time.sleep(0.1 if used_rounds else 0.25)
 
     def _receipt(self, rc: dict[str, Any], event: Any = None, value: Any = None) -> Receipt:
         events = [dict(e["args"]) for e in event.process_receipt(rc, errors=_DISCARD)] \
@@ -966,7 +817,7 @@ class PinFi:
         """Report the leased device down (posts the class's down bond); ``value`` is the epoch
         whose challenge decides the report."""
         info = self.lease_info(lease_id)
-        bond = self.device_class(self.device(info.device_id)["class_id"]).down_bond
+        bond = self._read(rd.pricing, self.device(info.device_id)["class_id"]).down_bond
         rc = self._pay(lambda: self.pool.functions.reportDown(lease_id), bond, approve)
         r = self._receipt(rc, self.pool.events.DownReported())
         return Receipt(r.tx_hash, r.block_number, r.gas_used,

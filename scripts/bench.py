@@ -18,7 +18,7 @@ from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand
 
 from pinfi import protocol as proto
-from pinfi.deployer import deploy_protocol
+from pinfi_dev.deploy import deploy_protocol
 
 OUT = Path("bench/results/gas.json")
 UNIT = 10**18

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from eth_utils import function_abi_to_4byte_selector
+from eth_abi import encode
+from eth_utils import function_abi_to_4byte_selector, keccak
 
 from pinfi import chain as ch
 from tests.support import agent as ah
@@ -34,16 +35,31 @@ def test_shipped_abis_match_compiled(project):
 
 
 def test_decode_custom_errors():
+    """The one decoder: a custom error's name and arguments by name, require strings, panics."""
     sel = function_abi_to_4byte_selector(
         {"type": "error", "name": "CommitWindowClosed",
          "inputs": [{"type": "uint256"}, {"type": "uint256"}, {"type": "uint256"}]})
     data = "0x" + sel.hex() + (3).to_bytes(32, "big").hex() + (9).to_bytes(32, "big").hex() + \
         (120).to_bytes(32, "big").hex()
-    name, text = ch.decode_error(data)
-    assert name == "CommitWindowClosed"
-    assert text == "CommitWindowClosed(deviceId=3, epoch=9, deadline=120)"
-    assert ch.decode_error("0x12345678") is None
-    assert ch.decode_error(None) is None
+    rev = ch.decode_revert(data)
+    assert rev is not None and rev.name == "CommitWindowClosed"
+    assert rev.args == {"deviceId": 3, "epoch": 9, "deadline": 120}
+    assert rev.message == "CommitWindowClosed(deviceId=3, epoch=9, deadline=120)"
+    assert rev.data == bytes.fromhex(data[2:])
+    err = ch.TxReverted(rev.message, rev)
+    assert err.name == "CommitWindowClosed" and str(err) == f"reverted: {rev.message}"
+    late = _encode_error("Error(string)", ["string"], ["late"])
+    assert ch.decode_revert(late) == ch.Revert("Error", {"message": "late"}, "Error('late')", late)
+    panic = ch.decode_revert(_encode_error("Panic(uint256)", ["uint256"], [0x11]))
+    assert panic is not None and (panic.name, panic.args) == ("Panic", {"code": 0x11})
+    unknown = ch.decode_revert("0x12345678")
+    assert unknown is not None and unknown.name == "" and "unknown error" in unknown.message
+    assert ch.TxReverted(unknown.message, unknown).name is None
+    assert ch.decode_revert(None) is None and ch.decode_revert("0x12") is None
+
+
+def _encode_error(signature: str, types: list[str], values: list) -> bytes:
+    return keccak(text=signature)[:4] + encode(types, values)
 
 
 def test_connect_errors(chain):

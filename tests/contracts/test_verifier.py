@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hst
 
 from pinfi import protocol as proto
-from pinfi.deployer import deploy_protocol, proof_params
+from pinfi_dev.deploy import deploy_protocol, proof_params
 from tests.support import pocps
 from tests.support.constants import (
     BOUNTY_BPS,

@@ -1,16 +1,15 @@
-"""scripts/deploy.py: fresh deployment, idempotent second run, partial reconfiguration, refusals,
-and the command line against a separately started Anvil (block time 1 s, chain id 4321) with a
-non-default keyfile account."""
+"""pinfi_dev.deploy (``ape run deploy``): fresh deployment, idempotent second run, partial
+reconfiguration, refusals, and the command line against a separately started Anvil (block time
+1 s, chain id 4321) with a non-default keyfile account."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -19,24 +18,13 @@ from eth_account import Account
 from web3 import Web3
 
 from pinfi import chain as ch
-from pinfi.sdk import abi_hash
+from pinfi import params as pp
+from pinfi.chain import abi_hash
+from pinfi_dev import deploy as dep
 
 ROOT = Path(__file__).resolve().parents[2]
-PARAMS = ROOT / "pinfi" / "params" / "classes.json"
+PARAMS = pp.PARAMS_PATH
 CUSTOM_CHAIN_ID = 4321
-
-
-def load_script() -> ModuleType:
-    """``scripts/deploy.py`` as a module (Ape runs it as a script, tests call its functions)."""
-    spec = importlib.util.spec_from_file_location("pinfi_deploy_script", ROOT / "scripts" /
-                                                  "deploy.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-dep = load_script()
 
 
 class Lines(list[str]):
@@ -44,19 +32,18 @@ class Lines(list[str]):
         self.append(line)
 
 
-def _class_on_chain(project: Any, record: dict[str, Any], cls: dict[str, Any]) -> bool:
-    c = record["contracts"]
-    staking = project.Staking.at(c["Staking"])
-    verifier = project.PoCPSVerifier.at(c["PoCPSVerifier"])
-    pool = project.DissipativePool.at(c["DissipativePool"])
-    cid = int(cls["id"])
-    min_bond, weight, _active, exists = staking.classes(cid)
-    pc = verifier.classParams(cid)
-    pricing = pool.classParams(cid)
-    return (bool(exists) and int(min_bond) == int(cls["minBond"])
-            and int(weight) == int(cls["weight"])
-            and all(int(getattr(pc, k)) == int(cls[k]) for k in dep.PROOF_KEYS)
-            and [int(x) for x in pricing] == [int(cls[k]) for k in dep.POOL_KEYS])
+def _class_on_chain(project: Any, record: ch.Deployment, cls: pp.ClassParams) -> bool:
+    d = dep.Deployed.at(project, record.contracts, None)
+    staking = d.staking.classes(cls.id)
+    return (bool(staking[3]) and pp.StakingParams.from_contract(staking) == cls.staking
+            and pp.ProofParams.from_contract(d.verifier.classParams(cls.id)) == cls.proof
+            and pp.PoolPricing.from_contract(d.pool.classParams(cls.id)) == cls.pricing)
+
+
+def _with_class(params: pp.Params, index: int, cls: pp.ClassParams) -> pp.Params:
+    classes = list(params.classes)
+    classes[index:index + 1] = [cls]
+    return replace(params, classes=tuple(classes))
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +68,7 @@ def test_fresh_deployment_writes_a_complete_file(project, chain, deployer, param
     assert set(rec["contracts"]) == set(dep.CONTRACTS)
     assert rec["deployer"] == deployer.address
     assert 0 < rec["deploymentBlock"] <= rec["genesisBlock"] <= chain.blocks.head.number
-    assert rec["params"] == params
+    assert rec["params"] == dep.record_params(params)
     for name, address in rec["contracts"].items():
         assert len(chain.provider.get_code(address)) > 0, name
         # the SDK's shipped ABIs hash to the recorded values
@@ -94,9 +81,9 @@ def test_fresh_deployment_writes_a_complete_file(project, chain, deployer, param
     assert verifier.pool() == c["DissipativePool"]
     assert token.hasRole(token.MINTER_ROLE(), c["Staking"])
     assert staking.genesisBlock() == rec["genesisBlock"]
-    assert staking.epochBlocks() == params["network"]["epochBlocks"]
-    for cls in params["classes"]:
-        assert _class_on_chain(project, rec, cls), cls["name"]
+    assert staking.epochBlocks() == params.network.epoch_blocks
+    for cls in params.classes:
+        assert _class_on_chain(project, ch.Deployment.from_dict(rec), cls), cls.name
     assert any("configure class 4 (h100-80g)" in line for line in lines)
 
 
@@ -116,10 +103,10 @@ def test_second_run_changes_nothing(project, chain, deployer, params, fresh):
 
 def test_changed_or_new_class_configures_only_that(project, chain, deployer, params, fresh):
     _outcome, out_dir, _ = fresh
-    changed = json.loads(json.dumps(params))
-    changed["classes"][1]["pFloor"] = str(int(changed["classes"][1]["pFloor"]) * 2)
-    extra = {**changed["classes"][0], "id": 9, "name": "cpu-extra"}
-    changed["classes"].append(extra)
+    rtx = params.classes[1]
+    changed = _with_class(params, 1, rtx.with_(p_floor=rtx.p_floor * 2))
+    extra = params.classes[0].derive("cpu-extra", id=9)
+    changed = replace(changed, classes=(*changed.classes, extra))
 
     # --check reports and sends nothing
     nonce = deployer.nonce
@@ -133,10 +120,10 @@ def test_changed_or_new_class_configures_only_that(project, chain, deployer, par
     out = dep.deploy(project, chain, deployer, changed, out_dir, echo=Lines())
     assert out.actions == plan.actions and out.wrote and not out.deployed
     assert deployer.nonce == nonce + 1 + 3  # one pool.setClass, three setClass for class 9
-    rec = json.loads((out_dir / f"{chain.chain_id}.json").read_text())
-    assert _class_on_chain(project, rec, changed["classes"][1])
+    rec = ch.Deployment.load(out_dir / f"{chain.chain_id}.json")
+    assert _class_on_chain(project, rec, changed.classes[1])
     assert _class_on_chain(project, rec, extra)
-    assert [c["id"] for c in rec["params"]["classes"]] == [1, 2, 3, 4, 9]
+    assert [c["id"] for c in rec.class_entries()] == [1, 2, 3, 4, 9]
 
     # and a third run is quiet again
     nonce = deployer.nonce
@@ -157,14 +144,12 @@ def test_refusals(project, chain, deployer, params, fresh, tmp_path, accounts):
     nonce = deployer.nonce
 
     # an immutable network parameter that differs: never silently redeployed
-    other = json.loads(json.dumps(params))
-    other["network"]["epochBlocks"] = 600
+    other = params.with_network(epoch_blocks=600)
     with pytest.raises(dep.DeployError, match="epochBlocks is 300 on-chain, 600 in the param"):
         dep.deploy(project, chain, deployer, other, out_dir, echo=Lines())
 
     # a class change by an account that is not the admin
-    changed = json.loads(json.dumps(params))
-    changed["classes"][0]["weight"] = 7
+    changed = _with_class(params, 0, params.classes[0].with_(weight=7))
     with pytest.raises(dep.DeployError, match="lacks DEFAULT_ADMIN_ROLE"):
         dep.deploy(project, chain, accounts[5], changed, out_dir, echo=Lines())
 
@@ -198,14 +183,11 @@ def test_refusals(project, chain, deployer, params, fresh, tmp_path, accounts):
 def test_interrupted_run_is_completed(project, chain, deployer, tmp_path):
     """Contracts deployed and recorded, then the run stopped: a missing role and the classes
     are added, nothing is redeployed."""
-    from pinfi.deployer import deploy_protocol
-
     small = dep.load_params(PARAMS, epoch_blocks=20, only=["cpu-test"])
-    d = deploy_protocol(project, chain, deployer, small["network"], [], with_pool=True)
+    d = dep.deploy_protocol(project, chain, deployer, small.network, [], with_pool=True)
     d.token.revokeRole(d.token.MINTER_ROLE(), d.staking, sender=deployer)
-    rec = {"chainId": chain.chain_id, "deploymentBlock": 1, "contracts": d.addresses(),
-           "params": small}
-    (tmp_path / f"{chain.chain_id}.json").write_text(json.dumps(rec))
+    ch.Deployment(chain.chain_id, d.addresses(), 1, params=dep.record_params(small)).save(
+        tmp_path / f"{chain.chain_id}.json")
     lines = Lines()
     out = dep.deploy(project, chain, deployer, small, tmp_path, echo=lines)
     assert not out.deployed
@@ -225,15 +207,14 @@ def test_parameter_file_errors(tmp_path):
     del raw["classes"][0]["downBond"]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(raw))
-    with pytest.raises(dep.DeployError, match="class cpu-test misses downBond"):
+    with pytest.raises(dep.DeployError, match="class cpu-test: missing downBond"):
         dep.load_params(bad)
     # GPU classes' windows do not fit 20-block epochs: say so before any transaction
     with pytest.raises(dep.DeployError, match=r"rtx4090.*epochBlocks.*--classes"):
         dep.load_params(PARAMS, epoch_blocks=20)
-    with pytest.raises(dep.DeployError, match="no class named gtx"):
+    with pytest.raises(dep.DeployError, match="no class 'gtx'"):
         dep.load_params(PARAMS, only=["gtx"])
-    assert [c["name"] for c in dep.load_params(PARAMS, 20, ["cpu-test"])["classes"]] == [
-        "cpu-test"]
+    assert [c.name for c in dep.load_params(PARAMS, 20, ["cpu-test"]).classes] == ["cpu-test"]
 
 
 def test_cli_errors_are_one_line(tmp_path):

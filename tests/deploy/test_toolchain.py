@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import solcx
 
-from pinfi.toolchain import ROOT, SHIM, ToolchainError, install_solc_shim, solcjs_version
+from pinfi_dev.toolchain import ROOT, SHIM, ToolchainError, install_solc_shim, solcjs_version
 
 REMAPPINGS = [
     "@openzeppelin/contracts=node_modules/@openzeppelin/contracts",

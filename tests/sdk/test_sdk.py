@@ -13,10 +13,11 @@ import eth_abi
 import pytest
 from eth_account import Account
 
+from pinfi import chain as ch
 from pinfi import sdk
-from pinfi.deployer import Deployed
 from pinfi.sdk import PinFi
-from tests.deploy.test_deploy import PARAMS, dep
+from pinfi.types import DeviceState
+from pinfi_dev import deploy as dep
 from tests.support import pocps
 from tests.support.pool import activate_many
 
@@ -30,17 +31,16 @@ def rpc_uri(chain: Any) -> str:
 
 
 class Market:
-    """A deployment made by scripts/deploy.py (cpu-test, 20-block epochs) with Active devices."""
+    """A deployment made by ``ape run deploy``'s code (cpu-test, 20-block epochs) with Active
+    devices."""
 
     def __init__(self, project: Any, chain: Any, deployer: Any, alice: Any, operator: Any,
                  out_dir: Path) -> None:
-        params = dep.load_params(PARAMS, epoch_blocks=20, only=["cpu-test"])
+        params = dep.load_params(epoch_blocks=20, only=["cpu-test"])
         outcome = dep.deploy(project, chain, deployer, params, out_dir, echo=lambda _l: None)
+        assert outcome.record is not None
         self.path = outcome.path
-        c = outcome.record["contracts"]
-        self.system = Deployed(project.PinToken.at(c["PinToken"]), project.Staking.at(c["Staking"]),
-                               project.PoCPSVerifier.at(c["PoCPSVerifier"]),
-                               project.DissipativePool.at(c["DissipativePool"]), deployer)
+        self.system = dep.Deployed.at(project, outcome.record.contracts, deployer)
         self.devices = activate_many(chain, self.system, alice, operator, 3)
         self.pending = pocps.register(self.system, alice, operator)
         self.chain = chain
@@ -175,7 +175,7 @@ def test_lease_lifecycle(market, chain, operator):
 
 
 def test_error_table_covers_every_abi_error():
-    table = sdk._errors_by_selector()
+    table = ch.error_table()
     assert {"DeviceBusy", "SlippageExceeded", "ERC20InsufficientAllowance"} <= sdk.error_names()
     missing = sorted(sdk.error_names() - set(sdk.ERROR_FAMILIES))
     assert not missing, f"map these custom errors in pinfi/sdk.py ERROR_FAMILIES: {missing}"
@@ -255,9 +255,9 @@ def test_agent_serves_a_lease_made_with_the_sdk(market, chain, deployer, alice, 
     for _ in range(3 * 20):  # the agent passes the Pending device's first challenge
         chain.mine(1)
         d.step()
-        if staking.deviceSummary(dev)[2] == 2:
+        if staking.deviceSummary(dev)[2] == DeviceState.ACTIVE:
             break
-    assert staking.deviceSummary(dev)[2] == 2, "the agent did not activate its device"
+    assert staking.deviceSummary(dev)[2] == DeviceState.ACTIVE, "the agent did not activate it"
 
     pf = market.client()
     assert dev in pf.free_devices(1)

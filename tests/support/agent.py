@@ -18,7 +18,7 @@ import requests
 from eth_account import Account
 from web3 import Web3
 
-from pinfi.deployer import deploy_protocol
+from pinfi_dev.deploy import deploy_protocol
 from provider_agent import config as config_mod
 from provider_agent import keystore
 from tests.support.constants import NETWORK, TEST_CLASS, TEST_CLASS_FULL, System

@@ -10,8 +10,8 @@ class is ``cpu-test`` with weight 10. Nothing here restates a parameter: the typ
 from __future__ import annotations
 
 from pinfi import params
-from pinfi.deployer import Deployed as System
-from pinfi.deployer import deploy_protocol, proof_params  # noqa: F401  (re-exported for tests)
+from pinfi_dev.deploy import Deployed as System
+from pinfi_dev.deploy import deploy_protocol, proof_params  # noqa: F401  (re-exported for tests)
 
 #: The test network: the ``local`` override of the parameters file.
 LOCAL: params.NetworkParams = params.network_params("local")

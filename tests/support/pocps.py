@@ -205,7 +205,7 @@ def call_reverts(error, method, *args, sender=None, block="latest", **inputs) ->
 
 def set_proof_class(system: System, class_id: int = CLASS_ID, **overrides) -> None:
     """Re-set the PoCPS parameters of `class_id` (TEST_CLASS patched by `overrides`)."""
-    from pinfi.deployer import proof_params
+    from pinfi_dev.deploy import proof_params
 
     system.verifier.setClass(class_id, proof_params({**TEST_CLASS, **overrides}),
                              sender=system.admin)

@@ -1,4 +1,5 @@
-"""The end-to-end demo behind `make demo` (`ape run demo`), on a fresh local Anvil.
+"""The end-to-end demo behind `make demo` (`ape run demo`, `scripts/demo.py`), on a fresh local
+Anvil (a developer tool: it needs Ape, click and matplotlib; the runtime never imports it).
 
 Deploys PinFi, registers five CPU devices for three providers, starts three `provider-agent run`
 daemons as separate processes (providers A and B honest, provider C cheating through the
@@ -25,16 +26,19 @@ from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand
 from eth_account import Account
 
-from pinfi.deployer import deploy_protocol
+from pinfi import chain as ch
+from pinfi import params
+from pinfi.params import ClassParams, NetworkParams
 from pinfi.protocol import marginal_price
+from pinfi.types import DeviceState
+from pinfi_dev.deploy import deploy_protocol
 
 OUT = Path("out/demo")
-PARAMS = Path(__file__).resolve().parent / "params" / "classes.json"
 PASSWORD = "pinfi-demo"  # the demo's throw-away keystores; never reuse for real keys
 CLASS_ID = 1
 EPOCH_BLOCKS = 24
 # Demo windows (commit + open + dispute fit one epoch), in blocks of `--block-time` seconds.
-DEMO_CLASS = {"commitWindow": 8, "openWindow": 6, "disputeWindow": 6, "challengeBps": 5_000}
+DEMO_CLASS = {"commit_window": 8, "open_window": 6, "dispute_window": 6, "challenge_bps": 5_000}
 PROVIDERS = (("provider-A", 2, 0.0), ("provider-B", 2, 0.0), ("provider-C-cheater", 1, 0.5))
 
 
@@ -52,12 +56,10 @@ class EpochRow:
     slashes: int
 
 
-def _load_params() -> tuple[dict[str, Any], dict[str, Any]]:
-    params = json.loads(PARAMS.read_text())
-    network = {**params["network"], "epochBlocks": EPOCH_BLOCKS,
-               "unbondingBlocks": 2 * EPOCH_BLOCKS}
-    cls = next(c for c in params["classes"] if int(c["id"]) == CLASS_ID)
-    return network, {**cls, **DEMO_CLASS}
+def _load_params() -> tuple[NetworkParams, ClassParams]:
+    """The shipped network with demo-length epochs, and ``cpu-test`` with demo windows."""
+    network = params.network_params(epoch_blocks=EPOCH_BLOCKS, unbonding_blocks=2 * EPOCH_BLOCKS)
+    return network, params.derive(CLASS_ID, name="cpu-demo", **DEMO_CLASS)
 
 
 def _keystore(path: Path) -> Any:
@@ -181,15 +183,15 @@ def cli(epochs: int, block_time: int, out_dir: str) -> None:
     owners = [accounts.test_accounts[i] for i in (1, 2, 3)]
     click.echo("[1/4] deploying PinToken, Staking, PoCPSVerifier, DissipativePool ...")
     d = deploy_protocol(project, chain, admin, network, [cls])
-    deployment = {"chainId": chain.chain_id, "deploymentBlock": chain.blocks.head.number,
-                  "contracts": d.addresses(), "params": {"network": network, "classes": [cls]}}
-    (OUT / "deployment.json").write_text(json.dumps(deployment, indent=2))
+    deployment = ch.Deployment(chain.chain_id, d.addresses(), chain.blocks.head.number,
+                               params={"network": network.to_json(), "classes": [cls.to_json()]})
+    deployment.save(OUT / "deployment.json")
 
     click.echo("[2/4] registering devices and starting agents ...")
     rpc = chain.provider.http_uri
     procs = Processes()
     cheater_devices: set[int] = set()
-    bond = int(cls["minBond"])
+    bond = cls.min_bond
     try:
         # Fund every account first, then register right after an epoch starts, so the devices'
         # first challenge epoch (the next one) begins only once every daemon is running.
@@ -240,13 +242,13 @@ def cli(epochs: int, block_time: int, out_dir: str) -> None:
     finally:
         procs.stop()
 
-    slashes = list(d.staking.DeviceSlashed.range(deployment["deploymentBlock"],
+    slashes = list(d.staking.DeviceSlashed.range(deployment.deployment_block,
                                                  chain.blocks.head.number + 1))
     supply = d.token.totalSupply()
     summary = {
         "epochs": len(rows),
         "leases": sum(r.leases for r in rows),
-        "burned": int(network["genesisSupply"]) + int(d.staking.totalMinted()) - int(supply),
+        "burned": network.genesis_supply + int(d.staking.totalMinted()) - int(supply),
         "slashed_cheater": sum(1 for s in slashes if s.deviceId in cheater_devices),
         "slashed_honest": sum(1 for s in slashes if s.deviceId not in cheater_devices),
         "rewards_minted": int(d.staking.totalMinted()),
@@ -272,7 +274,7 @@ def cli(epochs: int, block_time: int, out_dir: str) -> None:
                f"in {summary['seconds']:.0f}s")
 
 
-def _run(d: Any, cls: dict[str, Any], procs: Processes, client: Any,
+def _run(d: Any, cls: ClassParams, procs: Processes, client: Any,
          epochs: int) -> list[EpochRow]:
     """Produce blocks; each epoch the client leases one more free device for four epochs."""
     click.echo(f"[3/4] running {epochs} epochs ({EPOCH_BLOCKS} blocks each) ...")
@@ -303,7 +305,7 @@ def _run(d: Any, cls: dict[str, Any], procs: Processes, client: Any,
     return rows
 
 
-def _row(d: Any, cls: dict[str, Any], epoch: int, first: int, last: int,
+def _row(d: Any, cls: ClassParams, epoch: int, first: int, last: int,
          emitted_before: int) -> EpochRow:
     demand, supply, _ = d.pool.classState(CLASS_ID)
     leases = list(d.pool.LeaseOpened.range(first, last + 1))
@@ -312,7 +314,7 @@ def _row(d: Any, cls: dict[str, Any], epoch: int, first: int, last: int,
     quote = float("nan") if demand >= supply else d.pool.quote(CLASS_ID, 1) / 1e18
     rewards = d.staking.emittedUntil(last) - emitted_before if supply else 0
     util = demand / supply if supply else 0.0
-    price = marginal_price(int(cls["pFloor"]), int(cls["p0"]), int(cls["alpha"]), util) / 1e18
+    price = marginal_price(cls.p_floor, cls.p0, cls.alpha, util) / 1e18
     return EpochRow(epoch, int(supply), int(demand), util, price, quote, len(leases),
                     int(burned), int(rewards), len(slashes))
 
@@ -320,7 +322,7 @@ def _row(d: Any, cls: dict[str, Any], epoch: int, first: int, last: int,
 def _lease_one(d: Any, client: Any) -> None:
     for device in range(1, d.staking.deviceCount() + 1):
         _, _, state = d.staking.deviceSummary(device)
-        if state == 2 and not d.pool.leaseOf(device)[5]:
+        if state == DeviceState.ACTIVE and not d.pool.leaseOf(device)[5]:
             d.pool.lease(device, 4, 2**255, chain.pending_timestamp + 600,
                          b"demo-job".ljust(32, b"\0"), sender=client)
             return
