@@ -10,8 +10,8 @@ import argparse
 import json
 import logging
 import os
-import platform
 import signal
+import socket
 import sys
 import threading
 import time
@@ -19,18 +19,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from web3.logs import DISCARD
-
 from pinfi import chain as ch
 from pinfi import protocol
+from pinfi.types import UNIT
 
 from . import config as config_mod
-from . import keystore
+from . import keystore, owner
 from .backends import BACKENDS, TORCH_MODES, BackendError, make_backend
 from .config import Config, ConfigError
-from .context import DEVICE_STATES, ZERO_ADDRESS, AgentError, open_context
+from .context import AgentError, open_context
 from .keystore import KeystoreError
-from .state import Journal
+from .metrics import MetricsError
 
 log = logging.getLogger("provider_agent")
 
@@ -78,7 +77,26 @@ def setup_logging(verbose: int = 0, fmt: str = "text") -> None:
 
 
 def _tokens(x: int) -> str:
-    return f"{x / 1e18:,.4f}"
+    """Wei of PIN as PIN for people (JSON output keeps the integer wei)."""
+    return f"{x / UNIT:,.4f}"
+
+
+def _wei(obj: Any) -> Any:
+    """JSON-ready copy of ``obj`` with every int amount as a decimal string (no floats)."""
+    if isinstance(obj, dict):
+        return {k: _wei(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_wei(v) for v in obj]
+    if isinstance(obj, int) and not isinstance(obj, bool):
+        return str(obj)
+    return obj
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on now (the kernel's pick)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -97,61 +115,14 @@ def _devices(cfg: Config, args: argparse.Namespace) -> list[int]:
     return devs
 
 
-def _check_device(ctx: Any, dev: int, owner: str | None = None) -> dict[str, Any]:
-    d = ctx.device(dev)
-    if d["owner"] == ZERO_ADDRESS:
-        raise AgentError(f"unknown device {dev} on chain {ctx.cfg.deployment.chain_id}")
-    if owner is not None and str(d["owner"]).lower() != owner.lower():
-        raise AgentError(f"device {dev} is owned by {d['owner']}, not by the owner key {owner}")
-    return d
-
-
-def hardware_identity(index: int = 0) -> str:
-    """A stable identity of the local device: the GPU UUID, else the host's machine id + CPU."""
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            props = torch.cuda.get_device_properties(index)
-            uuid = getattr(props, "uuid", None)
-            return f"cuda:{props.name}:{uuid}"
-    except ImportError:
-        pass
-    mid = ""
-    for p in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
-        try:
-            mid = Path(p).read_text().strip()
-            break
-        except OSError:
-            continue
-    return f"cpu:{platform.node()}:{mid}:{platform.processor() or platform.machine()}:{index}"
-
-
-def fingerprint(identity: str) -> bytes:
-    return protocol.keccak(b"pinfi-device:" + identity.encode())
-
-
-def _approve(ctx: Any, amount: int) -> None:
-    token = ctx.c.token
-    bal = int(ch.call(token.functions.balanceOf(ctx.address)))
-    if bal < amount:
-        raise AgentError(f"insufficient balance: owner {ctx.address} has {_tokens(bal)} PIN, "
-                         f"needs {_tokens(amount)} PIN")
-    allowance = int(ch.call(token.functions.allowance(ctx.address, ctx.c.staking.address)))
-    if allowance < amount:
-        ctx.sender.transact(token.functions.approve(ctx.c.staking.address, amount),
-                            f"approve:{int(time.time() * 1000)}")
-
-
-def _gas_check(ctx: Any) -> None:
-    bal = ch.with_retry(lambda: ctx.w3.eth.get_balance(ctx.address), what="eth_getBalance")
-    if bal == 0:
-        raise AgentError(f"insufficient balance: {ctx.address} has 0 ETH for gas")
-
-
 # ---------------------------------------------------------------------------------------------
 # subcommands
 # ---------------------------------------------------------------------------------------------
+
+
+def _port(value: str, host: str = "127.0.0.1") -> int:
+    """``auto``: a free port now; a number: that port (0: none)."""
+    return free_port(host) if value == "auto" else int(value)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -160,6 +131,14 @@ def cmd_init(args: argparse.Namespace) -> int:
     if cfg_path.exists() and not args.force:
         raise AgentError(f"{cfg_path} exists (use --force to overwrite the config; keystores are "
                          "never overwritten)")
+    dep = Path(args.deployment or "deployments/31337.json").resolve()
+    if not dep.is_file():
+        raise AgentError(f"deployment file {dep} not found (pass --deployment "
+                         "deployments/<chainId>.json)")
+    metrics_port = _port(args.metrics_port)
+    verify_port = _port(args.verify_metrics_port)
+    while verify_port and verify_port == metrics_port:
+        verify_port = free_port()
     d.mkdir(parents=True, exist_ok=True)
     keys = d / "keys"
     out: dict[str, str] = {}
@@ -175,8 +154,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         out[role] = keystore.create(path, pw, key, iterations=args.scrypt_n)
     data: dict[str, Any] = {
         "rpc_url": args.rpc_url,
-        "deployment": str(Path(args.deployment).resolve()) if args.deployment else
-        "deployments/31337.json",
+        "deployment": str(dep),
         "data_dir": "data",
         "devices": [],
         "backend": args.backend or "auto",
@@ -184,21 +162,32 @@ def cmd_init(args: argparse.Namespace) -> int:
         "confirmations": args.confirmations,
         "poll_interval": 1.0,
         "safety_margin_blocks": 2,
-        "metrics_port": args.metrics_port,
+        "metrics_port": metrics_port,
+        "verify_metrics_port": verify_port,
         "keys": {
             "owner_keystore": "keys/owner.json",
             "operator_keystore": "keys/operator.json",
+            "owner_password_file": (str(Path(args.owner_password_file).resolve())
+                                    if args.owner_password_file else None),
             "operator_password_file": (str(Path(args.operator_password_file).resolve())
                                        if args.operator_password_file else None),
         },
         "jobs": {"command": args.job_command},
     }
+    if args.job_command:
+        config_mod.check_job_command(args.job_command, "--job-command")
     config_mod.write(cfg_path, data)
-    print(f"wrote {cfg_path}")
+    where = cfg_path.resolve()
+    print(f"wrote {where}")
     print(f"owner    {out['owner']}  (keys/owner.json: bonds stake, claims rewards)")
     print(f"operator {out['operator']}  (keys/operator.json: commits and opens proofs)")
-    print("next: fund the owner with PIN + ETH and the operator with ETH, then "
-          f"provider-agent register --config {cfg_path} --class <id>")
+    ports = ", ".join(f"{k} {v}" for k, v in (("run", metrics_port), ("verify", verify_port)) if v)
+    print(f"/metrics ports: {ports or 'none'}")
+    print("next: fund the owner with PIN + ETH and the operator with ETH, then")
+    print(f"  export PINFI_AGENT_CONFIG={where}")
+    print("  provider-agent bench                  # suggests a class for this device")
+    print("  provider-agent register --class <name or id>")
+    print("  provider-agent run")
     return 0
 
 
@@ -230,8 +219,36 @@ def cmd_challenge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chain_timing(cfg: Config) -> tuple[float, dict[str, int]]:
+    """The deployment's block time (measured over the last blocks, else its parameters, else
+    12 s) and each class's commit window in blocks (from the chain)."""
+    from .context import ChainView
+
+    w3 = ch.connect(cfg.rpc_url, cfg.deployment.chain_id)
+    view = ChainView(cfg, w3, ch.load_contracts(w3, cfg.deployment))
+    head = view.head()
+    block_time = float(cfg.deployment.params.get("blockTime", 0) or 0)
+    if head >= 20:
+        t1 = int(w3.eth.get_block(head)["timestamp"])
+        t0 = int(w3.eth.get_block(max(0, head - 200))["timestamp"])
+        measured = (t1 - t0) / min(head, 200)
+        if measured > 0:
+            block_time = measured
+    windows = {}
+    for name, class_id in owner.class_names(cfg.deployment).items():
+        pc = ch.reads.proof_params(view.c, class_id)
+        if pc.exists:
+            windows[name] = pc.params.commit_window
+    return block_time or 12.0, windows
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
-    backend = make_backend(args.backend or "auto", args.torch_mode or "int8")
+    cfg = config_mod.load(args.config) if args.config else None
+    block_time, windows = (_chain_timing(cfg) if cfg is not None else (12.0, {}))
+    if args.block_time is not None:
+        block_time = args.block_time
+    backend = make_backend(args.backend or (cfg.backend if cfg else "auto"),
+                           args.torch_mode or (cfg.torch_mode if cfg else "int8"))
     backend.self_check()
     rows = []
     print(f"backend: {backend.describe()}")
@@ -248,62 +265,70 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rows.append({"n": n, "leaf": args.leaf, **best.timings(), "gflops": round(gf, 1)})
         print(f"{n:>6} {args.leaf:>5} {best.product_s:>10.3f} {best.tree_s:>8.3f} "
               f"{best.total_s:>8.3f} {gf:>8.1f}")
-    # Suggest: sizing rule of PROTOCOL.md: pipeline time about half the commit window.
-    budget = args.commit_window * args.block_time / 2
+    # Sizing rule (docs/protocol.md#limits-and-sizing): the pipeline takes at most half the
+    # commit window.
     big = rows[-1]
     flops = 2 * big["n"] ** 3 / max(big["product_s"], 1e-9)
     tree_rate = big["n"] ** 2 / max(big["tree_s"], 1e-9)
-    fit = None
-    for k in range(4, 17):
-        n = 1 << k
-        if 2 * n**3 / flops + n * n / tree_rate <= budget:
-            fit = n
-    suggestion: dict[str, Any] = {"effective_gflops": round(flops / 1e9, 1),
-                                  "budget_s": budget, "max_n": fit}
-    classes = []
-    if args.config:
-        cfg = config_mod.load(args.config)
-        classes = list(cfg.deployment.params.get("classes", []))
-    fitting = [c for c in classes if "n" in c and
-               2 * int(c["n"]) ** 3 / flops + int(c["n"]) ** 2 / tree_rate
-               <= int(c.get("commitWindow", args.commit_window)) * args.block_time / 2]
+
+    def seconds(n: int) -> float:
+        return 2 * n**3 / flops + n * n / tree_rate
+
+    window = args.commit_window or (min(windows.values()) if windows else 100)
+    budget = window * block_time / 2
+    fit = max((1 << k for k in range(4, 17) if seconds(1 << k) <= budget), default=None)
+    suggestion: dict[str, Any] = {"effective_gflops": round(flops / 1e9, 1), "budget_s": budget,
+                                  "block_time_s": block_time, "max_n": fit}
+    fitting = []
+    if cfg is not None:
+        params = {c.name: c for c in _class_table(cfg)}
+        for name, cw in windows.items():
+            if name in params and seconds(params[name].n) <= cw * block_time / 2:
+                fitting.append((params[name].n, name))
     if fitting:
-        best_cls = max(fitting, key=lambda c: int(c["n"]))
-        suggestion["class"] = best_cls.get("name", best_cls.get("id"))
-    print(f"effective throughput {flops / 1e9:.1f} GFLOP/s; the largest n whose challenge fits "
-          f"half of a {args.commit_window}-block window at {args.block_time:g}s blocks: {fit}")
+        suggestion["class"] = max(fitting)[1]
+    src = "the deployment's" if cfg is not None else "an assumed"
+    print(f"effective throughput {flops / 1e9:.1f} GFLOP/s; with {src} {block_time:g}s blocks "
+          f"the largest n whose challenge fits half of a {window}-block commit window: {fit}")
     if "class" in suggestion:
-        print(f"suggested class: {suggestion['class']}")
+        print(f"suggested class: {suggestion['class']} (provider-agent register --class "
+              f"{suggestion['class']})")
+    elif cfg is not None:
+        print("no class of this deployment fits this device's speed")
     if args.json:
         Path(args.json).write_text(json.dumps({"backend": backend.describe(), "rows": rows,
                                                "suggestion": suggestion}, indent=2) + "\n")
     return 0
 
 
+def _class_table(cfg: Config) -> list[Any]:
+    """The deployment's classes as typed parameters (the shipped table fills the gaps)."""
+    from pinfi import params as params_mod
+
+    table = {c.id: c for c in params_mod.default_params().classes}
+    for raw in cfg.deployment.class_entries():
+        try:
+            c = params_mod.as_class(raw)
+        except Exception:  # an entry without the full schema: keep the shipped one
+            continue
+        table[c.id] = c
+    names = owner.class_names(cfg.deployment)
+    return [c for c in table.values() if names.get(c.name) == c.id]
+
+
 def cmd_register(args: argparse.Namespace) -> int:
     cfg = _load(args)
     ctx = open_context(cfg, "owner", journal_name="owner.db")
-    _gas_check(ctx)
     operator = keystore.address_of(cfg.operator_keystore)
-    cls = ch.call(ctx.c.staking.functions.classes(args.class_id))
-    if not cls[3]:
-        raise AgentError(f"unknown class {args.class_id} on chain {cfg.deployment.chain_id}")
-    min_bond = int(cls[0])
-    ident = args.fingerprint or hardware_identity(args.gpu or 0)
-    fp = fingerprint(ident)
-    holder = int(ch.call(ctx.c.staking.functions.deviceOfFingerprint(fp)))
-    if holder:
-        raise AgentError(f"this hardware ({ident}) is already registered as device {holder}")
-    _approve(ctx, min_bond)
-    rc = ctx.sender.transact(ctx.c.staking.functions.registerDevice(args.class_id, fp, operator),
-                             f"register:{fp.hex()[:16]}")
-    events = ctx.c.staking.events.DeviceRegistered().process_receipt(rc, errors=DISCARD)
-    dev = int(events[0]["args"]["deviceId"])
+    ident = args.fingerprint or owner.hardware_identity(args.gpu or 0)
+    r = owner.register(ctx, args.class_id, ident, operator)
     if not args.no_update_config:
-        config_mod.set_devices(cfg.path, [*cfg.devices, dev])
-    print(f"registered device {dev} (class {args.class_id}, bond {_tokens(min_bond)} PIN, "
-          f"operator {operator}); it is Pending until it passes its first challenge")
-    print(dev)
+        config_mod.set_devices(cfg.path, [*cfg.devices, r.device_id])
+    name = cfg.deployment.class_name(r.class_id)
+    print(f"registered device {r.device_id} (class {name} ({r.class_id}), bond "
+          f"{_tokens(r.bond)} PIN, operator {operator}); it is Pending until it passes its "
+          "first challenge (a running daemon picks it up by itself)")
+    print(r.device_id)
     return 0
 
 
@@ -337,12 +362,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     cfg = _load(args)
     setup_logging(args.verbose, args.log_format or cfg.log_format)
     ctx = open_context(cfg, "verifier", journal_name="verifier.db")
-    _gas_check(ctx)
+    owner.gas_check(ctx)
     devices = None if args.devices in (None, "all") else [int(x) for x in args.devices.split(",")]
     keeper = Keeper(ctx, devices, dispute=not args.no_dispute,
                     report_missed=not args.no_report_missed, deep=args.deep)
     keeper.start()
-    ctx.metrics.serve(cfg.metrics_port, cfg.metrics_host)
+    try:
+        ctx.metrics.serve(cfg.verify_metrics_port, cfg.metrics_host, "verify_metrics_port")
+    except MetricsError as err:
+        log.error("%s; verifying without /metrics", err)
     if args.once:
         return 0 if keeper.step() else EXIT_ERROR
     stop = threading.Event()
@@ -353,95 +381,61 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from . import status
+
     cfg = _load(args)
-    w3 = ch.connect(cfg.rpc_url, cfg.deployment.chain_id)
-    c = ch.load_contracts(w3, cfg.deployment)
-    operator = keystore.address_of(cfg.operator_keystore)
-    journal = Journal(cfg.data_dir / "agent.db")
-    head = int(w3.eth.block_number)
-    genesis = int(ch.call(c.staking.functions.genesisBlock()))
-    eb = int(ch.call(c.staking.functions.epochBlocks()))
-    epoch = (head - genesis) // eb if head >= genesis else -1
-    bal = int(w3.eth.get_balance(operator))
-    rows = []
-    for dev in cfg.devices:
-        d = ch.call(c.staking.functions.getDevice(dev))
-        if d[0] == ZERO_ADDRESS:
-            rows.append({"device": dev, "state": "unknown"})
-            continue
-        earned = int(ch.call(c.staking.functions.earned(dev)))
-        pool_claim = int(ch.call(c.pool.functions.claimable(dev))) if c.pool is not None else 0
-        counts = journal.count_states(dev)
-        recent = journal.recent_proofs(dev, 1)
-        last = f"e{recent[0].epoch} {recent[0].state}" if recent else "-"
-        rows.append({
-            "device": dev, "class": int(d[1]), "state": DEVICE_STATES[int(d[2])],
-            "bond": int(d[8]) / 1e18, "earned": earned / 1e18, "pool": pool_claim / 1e18,
-            "passed": counts.get("DONE", 0) + counts.get("OPENED", 0),
-            "failed": counts.get("FAILED", 0) + counts.get("MISSED", 0), "last": last,
-            "operator_ok": str(d[5]).lower() == operator.lower(),
-        })
+    rep = status.gather(cfg)
     if args.json:
-        print(json.dumps({"chainId": cfg.deployment.chain_id, "head": head, "epoch": epoch,
-                          "operator": operator, "operatorBalance": bal / 1e18, "devices": rows}))
+        print(json.dumps(_wei(rep)))
         return 0
-    print(f"chain {cfg.deployment.chain_id}  head {head}  epoch {epoch}  operator {operator} "
-          f"({bal / 1e18:.4f} ETH)")
-    hdr = (f"{'device':>6}  {'class':>5}  {'state':<11} {'bond PIN':>12} {'earned PIN':>12} "
+    daemon = rep["daemon"]
+    running = (f"daemon pid {daemon['pid']} at head {daemon['head']}" if daemon["running"]
+               else "no daemon running")
+    print(f"chain {rep['chainId']}  head {rep['head']}  epoch {rep['epoch']}  operator "
+          f"{rep['operator']} ({rep['operatorBalance'] / UNIT:.4f} ETH)  {running}")
+    hdr = (f"{'device':>6}  {'class':<10} {'state':<11} {'bond PIN':>12} {'earned PIN':>12} "
            f"{'pool PIN':>10} {'passed':>6} {'failed':>6}  last")
     print(hdr)
     print("-" * len(hdr))
-    for r in rows:
+    for r in rep["devices"]:
         if r["state"] == "unknown":
-            print(f"{r['device']:>6}  {'?':>5}  unknown")
+            print(f"{r['device']:>6}  {'?':<10} unknown")
             continue
-        warn = "" if r["operator_ok"] else "  (operator is not this agent's key!)"
-        print(f"{r['device']:>6}  {r['class']:>5}  {r['state']:<11} {r['bond']:>12,.2f} "
-              f"{r['earned']:>12,.4f} {r['pool']:>10,.4f} {r['passed']:>6} {r['failed']:>6}  "
-              f"{r['last']}{warn}")
+        warn = "" if r["operatorOk"] else "  (operator is not this agent's key!)"
+        print(f"{r['device']:>6}  {r['className']:<10} {r['state']:<11} {_tokens(r['bond']):>12} "
+              f"{_tokens(r['earned']):>12} {_tokens(r['pool']):>10} {r['passed']:>6} "
+              f"{r['failed']:>6}  {r['last']}{warn}")
+        pad = " " * 8
+        print(f"{pad}daemon: {r['servedWhy']}")
+        w = r["commitWindow"]
+        if w is not None:
+            sel = {True: "selected", False: "not selected", None: "if selected"}[w["selected"]]
+            print(f"{pad}commit window: epoch {w['epoch']}, blocks {w['from']}-{w['until']} "
+                  f"({sel})")
+        if r["jailed"]:
+            print(f"{pad}jailed: {r['jailed']}")
+        lease = r["lease"]
+        if lease is not None:
+            live = "live" if lease["live"] else "ended"
+            print(f"{pad}lease {lease['label']} ({live}): client {lease['client']}, epochs "
+                  f"[{lease['startEpoch']}, {lease['endEpoch']}), job {lease['job']}")
     return 0
 
 
 def cmd_claim(args: argparse.Namespace) -> int:
     cfg = _load(args)
     ctx = open_context(cfg, "owner", journal_name="owner.db")
-    _gas_check(ctx)
-    total = 0
-    for dev in _devices(cfg, args):
-        _check_device(ctx, dev, ctx.address)
-        targets = [("staking", ctx.c.staking)]
-        if ctx.c.pool is not None:
-            targets.append(("pool", ctx.c.pool))
-        for name, contract in targets:
-            fn = contract.functions.claim(dev)
-            try:
-                ctx.sender.estimate(fn)
-            except ch.TxReverted as err:
-                if err.name == "NothingToClaim":
-                    continue
-                raise AgentError(f"claim {name} device {dev}: {err.error}") from None
-            bal0 = int(ch.call(ctx.c.token.functions.balanceOf(ctx.address)))
-            ctx.sender.transact(fn, f"claim-{name}:{dev}:{int(time.time() * 1000)}")
-            got = int(ch.call(ctx.c.token.functions.balanceOf(ctx.address))) - bal0
-            total += got
-            print(f"device {dev}: claimed {_tokens(got)} PIN from {name}")
-    print(f"total claimed {_tokens(total)} PIN")
+    claimed = owner.claim(ctx, _devices(cfg, args))
+    for c in claimed:
+        print(f"device {c.device_id}: claimed {_tokens(c.amount)} PIN from {c.source}")
+    print(f"total claimed {_tokens(sum(c.amount for c in claimed))} PIN")
     return 0
 
 
 def cmd_unjail(args: argparse.Namespace) -> int:
     cfg = _load(args)
     ctx = open_context(cfg, "owner", journal_name="owner.db")
-    _gas_check(ctx)
-    for dev in _devices(cfg, args):
-        d = _check_device(ctx, dev, ctx.address)
-        if DEVICE_STATES[int(d["state"])] != "Jailed":
-            raise AgentError(f"device {dev} is {DEVICE_STATES[int(d['state'])]}, not Jailed")
-        min_bond = int(ch.call(ctx.c.staking.functions.classes(int(d["classId"])))[0])
-        top_up = max(0, min_bond - int(d["bond"]))
-        if top_up:
-            _approve(ctx, top_up)
-        ctx.sender.transact(ctx.c.staking.functions.unjail(dev), f"unjail:{dev}:{time.time()}")
+    for dev, top_up in owner.unjail(ctx, _devices(cfg, args)):
         print(f"device {dev} unjailed (topped up {_tokens(top_up)} PIN); Pending until it passes "
               "a challenge")
     return 0
@@ -450,25 +444,12 @@ def cmd_unjail(args: argparse.Namespace) -> int:
 def cmd_exit(args: argparse.Namespace) -> int:
     cfg = _load(args)
     ctx = open_context(cfg, "owner", journal_name="owner.db")
-    _gas_check(ctx)
-    for dev in _devices(cfg, args):
-        d = _check_device(ctx, dev, ctx.address)
-        state = DEVICE_STATES[int(d["state"])]
-        if args.withdraw:
-            if state != "Exiting":
-                raise AgentError(f"device {dev} is {state}; run exit without --withdraw first")
-            head = int(ctx.w3.eth.block_number)
-            if head + 1 < int(d["unbondAt"]):
-                raise AgentError(f"device {dev} is unbonding until block {d['unbondAt']} "
-                                 f"(head {head})")
-            ctx.sender.transact(ctx.c.staking.functions.withdraw(dev), f"withdraw:{dev}")
-            print(f"device {dev}: bond {_tokens(int(d['bond']))} PIN withdrawn")
-            continue
-        if state in ("Exiting", "Withdrawn"):
-            raise AgentError(f"device {dev} is already {state}")
-        rc = ctx.sender.transact(ctx.c.staking.functions.deregister(dev), f"exit:{dev}")
-        ev = ctx.c.staking.events.DeviceExiting().process_receipt(rc, errors=DISCARD)
-        unbond = int(ev[0]["args"]["unbondAt"]) if ev else 0
+    devices = _devices(cfg, args)
+    if args.withdraw:
+        for dev, amount in owner.withdraw(ctx, devices):
+            print(f"device {dev}: bond {_tokens(amount)} PIN withdrawn")
+        return 0
+    for dev, unbond in owner.exit_devices(ctx, devices):
         print(f"device {dev} exiting; bond withdrawable from block {unbond} "
               f"(provider-agent exit --withdraw); keep the agent running for this epoch")
     return 0
@@ -515,7 +496,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deployment", default=None, help="deployments/<chainId>.json")
     p.add_argument("--backend", choices=BACKENDS, default="auto")
     p.add_argument("--confirmations", type=int, default=2)
-    p.add_argument("--metrics-port", type=int, default=9464)
+    p.add_argument("--metrics-port", default="auto",
+                   help="run's /metrics port: auto (a free port, default), a number, or 0 (none)")
+    p.add_argument("--verify-metrics-port", default="0",
+                   help="verify's /metrics port: auto, a number, or 0 (none, default)")
     p.add_argument("--job-command", default=None, help="lease job command template")
     p.add_argument("--owner-password-file", default=None)
     p.add_argument("--operator-password-file", default=None,
@@ -537,9 +521,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated n (default 256,512,1024,2048)")
     p.add_argument("--leaf", type=int, default=32)
     p.add_argument("--repeat", type=int, default=2)
-    p.add_argument("--block-time", type=float, default=12.0)
-    p.add_argument("--commit-window", type=int, default=100, help="blocks")
-    p.add_argument("--config", default=None, help="read the deployment's classes from this config")
+    p.add_argument("--block-time", type=float, default=None,
+                   help="seconds (default: measured on the deployment's chain with --config, "
+                        "else 12)")
+    p.add_argument("--commit-window", type=int, default=None,
+                   help="blocks (default: the deployment's smallest, else 100)")
+    p.add_argument("--config", default=os.environ.get("PINFI_AGENT_CONFIG"),
+                   help="read the deployment's classes, windows and block time through this "
+                        "config (default: $PINFI_AGENT_CONFIG)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the results here")
     p.set_defaults(fn=cmd_bench)
 
@@ -548,7 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(owner key) with this agent's operator key; adds the new "
                                    "device id to the config.")
     with_config(p)
-    p.add_argument("--class", dest="class_id", type=int, required=True, help="device class id")
+    p.add_argument("--class", dest="class_id", required=True,
+                   help="device class: a name (cpu-test, rtx4090, ...) or an id")
     p.add_argument("--fingerprint", default=None,
                    help="hardware identity string (default: GPU UUID or machine id)")
     p.add_argument("--gpu", type=int, default=None, help="CUDA index for the fingerprint")
@@ -565,9 +555,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cheat-fraction", type=float, default=None, metavar="F", help=CHEAT_HELP)
     p.set_defaults(fn=cmd_run)
 
-    p = sub.add_parser("status", help="print the devices' state, bond, rewards and proofs")
+    p = sub.add_parser("status", help="print the devices' state, bond, rewards, proofs, lease, "
+                                      "next commit window and whether the daemon serves them")
     with_config(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object; token amounts as integer wei strings")
     p.set_defaults(fn=cmd_status)
 
     p = sub.add_parser("claim", help="claim maintenance rewards and released lease escrow")
@@ -625,7 +617,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger().setLevel(logging.WARNING)
     try:
         return int(args.fn(args) or 0)
-    except (AgentError, ConfigError, KeystoreError, BackendError, ch.ChainError,
+    except (AgentError, ConfigError, KeystoreError, BackendError, ch.ChainError, MetricsError,
             protocol.ProtocolError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR

@@ -11,7 +11,10 @@ Example (``provider-agent init`` writes one)::
     confirmations = 2
     poll_interval = 1.0
     safety_margin_blocks = 2
-    metrics_port = 9464                       # 0: no /metrics endpoint
+    metrics_port = 9464                       # run's /metrics (0: none); init picks a free one
+    verify_metrics_port = 0                   # verify's /metrics (0: none)
+    discover_devices = true                   # also prove chain devices whose operator is our key
+    prove_workers = 0                         # challenges computed at once per backend (0: auto)
 
     [keys]
     owner_keystore = "keys/owner.json"
@@ -20,6 +23,7 @@ Example (``provider-agent init`` writes one)::
 
     [jobs]
     command = "docker run --rm --gpus device={gpu} myjob:latest {job_spec}"
+    stop_grace_s = 10                         # SIGTERM, then SIGKILL after this many seconds
 
     [cuda_devices]                            # PinFi device id -> CUDA index
     "1" = 0
@@ -30,7 +34,10 @@ fraction of C's rows before committing; never set it on a real deployment.
 
 from __future__ import annotations
 
+import difflib
 import re
+import shlex
+import string
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +51,41 @@ _FORBIDDEN = ("private_key", "privatekey", "privkey", "secret_key", "mnemonic", 
 
 class ConfigError(ValueError):
     """A bad configuration; the message is one line for the operator."""
+
+
+#: The ``{placeholders}`` of ``[jobs] command`` (see provider_agent.leases).
+JOB_PLACEHOLDERS = ("lease_id", "device_id", "client", "class_id", "start_epoch", "end_epoch",
+                    "job_spec", "cost", "gpu")
+
+
+def check_job_command(cmd: str, where: str = "[jobs] command") -> None:
+    """Reject a job command template that cannot be filled for every lease: an unknown
+    ``{placeholder}`` (a typo such as ``{leaseid}``), a positional ``{}``, unbalanced braces or
+    an unsplittable line. Checked when the config loads, never at a lease's start."""
+    try:
+        parts = shlex.split(cmd)
+    except ValueError as err:
+        raise ConfigError(f"{where} cannot be split into arguments: {err}") from None
+    if not parts:
+        raise ConfigError(f"{where} is empty")
+    known = ", ".join("{" + p + "}" for p in JOB_PLACEHOLDERS)
+    for part in parts:
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(part) if f is not None]
+        except ValueError as err:
+            raise ConfigError(f"{where}: bad braces in {part!r} ({err}; write {{{{ and }}}} for "
+                              "literal braces)") from None
+        for f in fields:
+            name = re.split(r"[.\[!:]", f, maxsplit=1)[0]
+            if name in JOB_PLACEHOLDERS and name == f:
+                continue
+            if name in JOB_PLACEHOLDERS:
+                raise ConfigError(f"{where}: placeholder {{{f}}} takes no attribute, index or "
+                                  f"format (write {{{name}}})")
+            hint = difflib.get_close_matches(name, JOB_PLACEHOLDERS, n=1)
+            did = f"did you mean {{{hint[0]}}}? " if hint else ""
+            shown = "{" + f + "}" if f else "{}"
+            raise ConfigError(f"{where} has unknown placeholder {shown}: {did}known: {known}")
 
 
 @dataclass
@@ -69,6 +111,9 @@ class Config:
     spot_checks: int = 4
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
+    verify_metrics_port: int = 0
+    discover_devices: bool = True
+    prove_workers: int = 0
     priority_fee_gwei: float | None = None
     max_fee_gwei: float | None = None
     replace_after_blocks: int = 3
@@ -163,6 +208,9 @@ def load(path: str | Path) -> Config:
             spot_checks=int(raw.get("spot_checks", 4)),
             metrics_port=int(raw.get("metrics_port", 0)),
             metrics_host=str(raw.get("metrics_host", "127.0.0.1")),
+            verify_metrics_port=int(raw.get("verify_metrics_port", 0)),
+            discover_devices=bool(raw.get("discover_devices", True)),
+            prove_workers=int(raw.get("prove_workers", 0)),
             priority_fee_gwei=(float(fees["priority_fee_gwei"])
                                if "priority_fee_gwei" in fees else None),
             max_fee_gwei=float(fees["max_fee_gwei"]) if "max_fee_gwei" in fees else None,
@@ -181,6 +229,19 @@ def load(path: str | Path) -> Config:
         raise ConfigError(f"{p}: cheat_fraction must be in [0, 1]")
     if cfg.confirmations < 0 or cfg.safety_margin_blocks < 0:
         raise ConfigError(f"{p}: confirmations and safety_margin_blocks must be >= 0")
+    for name in ("metrics_port", "verify_metrics_port"):
+        port = getattr(cfg, name)
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"{p}: {name} must be 0 (none) or a TCP port, got {port}")
+    if cfg.metrics_port and cfg.metrics_port == cfg.verify_metrics_port:
+        raise ConfigError(f"{p}: metrics_port and verify_metrics_port are both {cfg.metrics_port}"
+                          ": run and verify would clash (pick two ports, or 0)")
+    if cfg.prove_workers < 0 or cfg.job_stop_grace_s < 0:
+        raise ConfigError(f"{p}: prove_workers and [jobs] stop_grace_s must be >= 0")
+    if cfg.job_command is not None:
+        if not isinstance(cfg.job_command, str):
+            raise ConfigError(f"{p}: [jobs] command must be a string")
+        check_job_command(cfg.job_command, f"{p}: [jobs] command")
     return cfg
 
 

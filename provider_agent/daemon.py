@@ -1,53 +1,85 @@
-"""The miner's daemon: follows new blocks and drives the prover, the lease server and metrics.
+"""The miner's daemon: one block follower, and the services that subscribe to it.
+
+::
+
+    BlockFollower (own connection) --head--> prover        (thread 1, first; the operator key)
+                                        \\--> devices       (thread 2; config file + chain scan)
+                                        \\--> leases        (thread 3; jobs; reaper thread)
+                                        \\--> stats         (thread 4; per-epoch metrics)
+
+Each service has its own RPC connection and its own thread, reads only the newest head from its
+mailbox and survives its own errors, so no lease job, job handler error, slow RPC call, config
+mistake or metrics failure can delay a commit or an opening.
 
 In-process use (tests, embedding)::
 
     d = Daemon.from_config(load("agent.toml"))
     d.start()                 # preflight checks, resume journaled transactions, /metrics
-    d.step()                  # one pass over the current head
-    d.run(stop_event)         # loop until stop_event is set
+    d.step()                  # one pass: poll the head, then each service in order, inline
+    d.run(stop_event)         # the threads, until stop_event is set
 
 ``provider-agent run`` is ``start`` + ``run`` with SIGTERM/SIGINT setting the stop event.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 from pinfi import chain as ch
+from pinfi.types import UNIT
 
 from .backends import Backend, make_backend
 from .config import Config
-from .context import DEVICE_STATES, ZERO_ADDRESS, AgentError, Context, open_context
+from .context import AgentError, Context, open_context
+from .devices import DeviceSet, DeviceWatcher
+from .follower import BlockFollower, Head, Service, ServiceThread
 from .leases import LeaseServer
-from .metrics import Metrics
-from .prover import Prover
+from .metrics import Metrics, MetricsError
+from .prover import HEARTBEAT_KEY, Prover
+from .stats import Stats
 
 log = logging.getLogger("provider_agent.daemon")
 
-REORG_WINDOW = 16
+#: The follower's connection gives up on one request quickly: it only reads the head.
+FOLLOWER_RPC_TIMEOUT = 5.0
 
 
 class Daemon:
     def __init__(self, ctx: Context, backend_for: Callable[[int], Backend] | None = None,
                  crash_at: set[str] | None = None) -> None:
         self.ctx = ctx
-        self.cfg = ctx.cfg
+        self.cfg = cfg = ctx.cfg
         self._backends: dict[tuple[str, int | None], Backend] = {}
-        self.prover = Prover(ctx, backend_for or self.backend_for, crash_at)
-        self.leases: LeaseServer | None = LeaseServer(ctx) if ctx.c.pool is not None else None
-        self.last_head = -1
-        self._hashes: dict[int, bytes] = {}
-        self._down_since: float | None = None
-        self._last_stats_epoch = -1
+        discovered = DeviceWatcher.restore(ctx.journal) if cfg.discover_devices else []
+        self.devices = DeviceSet(cfg.devices, discovered)
+        self.prover = Prover(ctx, backend_for or self.backend_for, crash_at, self.devices.current)
+        rpc_error = ctx.metrics.rpc_errors.inc
+        self.follower = BlockFollower(ctx.view(FOLLOWER_RPC_TIMEOUT), cfg.poll_interval, rpc_error)
+        self.watcher = DeviceWatcher(ctx.view(), ctx.journal, ctx.address, self.devices, cfg.path,
+                                     cfg.discover_devices)
+        self.leases: LeaseServer | None = (
+            LeaseServer(ctx.view(), ctx.journal, ctx.metrics, self.devices.current)
+            if ctx.c.pool is not None else None)
+        self.stats = Stats(ctx.view(), ctx.metrics, ctx.address, self.devices.current)
+        services: list[Service] = [self.prover, self.watcher]
+        if self.leases is not None:
+            services.append(self.leases)
+        services.append(self.stats)
+        self._boxes = {s.name: self.follower.subscribe(s) for s in services}
+        self.threads: list[ServiceThread] = []
+        self._down = False
 
     @classmethod
     def from_config(cls, cfg: Config, metrics: Metrics | None = None,
                     crash_at: set[str] | None = None) -> Daemon:
         return cls(open_context(cfg, "operator", metrics), crash_at=crash_at)
+
+    @property
+    def last_head(self) -> int:
+        return self.follower.last
 
     # ---- backends
 
@@ -67,23 +99,26 @@ class Daemon:
     def preflight(self) -> None:
         """Refuse to start on a setup that cannot prove (one clear line each)."""
         ctx = self.ctx
-        if not self.cfg.devices:
-            raise AgentError(f"no devices in {self.cfg.path} (register one: provider-agent "
-                             "register)")
+        if not self.devices.current():
+            if not self.cfg.discover_devices:
+                raise AgentError(f"no devices in {self.cfg.path} (register one: provider-agent "
+                                 "register)")
+            log.warning("no devices yet: waiting for a device whose operator is %s (register "
+                        "one: provider-agent register)", ctx.address)
         for dev in self.cfg.devices:
             d = ctx.device(dev)
-            if d["owner"] == ZERO_ADDRESS:
+            if not d.owner or int(d.owner, 16) == 0:
                 raise AgentError(f"unknown device {dev} on chain {self.cfg.deployment.chain_id} "
                                  f"(Staking {ctx.c.staking.address})")
-            if str(d["operator"]).lower() != ctx.address.lower():
-                raise AgentError(f"device {dev}'s operator is {d['operator']}, not this agent's "
+            if d.operator.lower() != ctx.address.lower():
+                raise AgentError(f"device {dev}'s operator is {d.operator}, not this agent's "
                                  f"key {ctx.address} (fix [keys] or call setOperator)")
-        bal = ch.with_retry(lambda: ctx.w3.eth.get_balance(ctx.address), what="eth_getBalance")
-        need = int(self.cfg.min_operator_balance_eth * 10**18)
+        bal = ctx.balance(ctx.address)
+        need = int(self.cfg.min_operator_balance_eth * UNIT)
         if bal == 0 or bal < need:
             raise AgentError(f"insufficient balance: operator {ctx.address} has "
-                             f"{bal / 1e18:.6f} ETH; it pays the gas of commits and opens")
-        self.backend_for(self.cfg.devices[0])
+                             f"{bal / UNIT:.6f} ETH; it pays the gas of commits and opens")
+        self.backend_for(self.devices.current()[0] if self.devices.current() else 0)
 
     def start(self, serve_metrics: bool = True) -> None:
         self.preflight()
@@ -92,92 +127,73 @@ class Daemon:
             log.info("resumed %d journaled transaction(s): %s", len(pending),
                      ", ".join(t.key for t in pending))
         if serve_metrics:
-            self.ctx.metrics.serve(self.cfg.metrics_port, self.cfg.metrics_host)
+            try:
+                self.ctx.metrics.serve(self.cfg.metrics_port, self.cfg.metrics_host)
+            except MetricsError as err:
+                log.error("%s; proving without /metrics", err)
         if self.leases is not None:
             self.leases.resume()
-        log.info("agent %s started: devices=%s chain=%d", self.ctx.address, self.cfg.devices,
-                 self.cfg.deployment.chain_id)
+        log.info("agent %s started: devices=%s chain=%d", self.ctx.address,
+                 self.devices.current(), self.cfg.deployment.chain_id)
 
-    # ---- loop
+    # ---- inline pass (tests, embedding)
 
     def step(self) -> bool:
-        """One pass; returns False when the RPC is unreachable (the caller backs off)."""
+        """One pass over the current head, every service inline and in order; False when the
+        RPC is unreachable (the caller backs off)."""
         try:
-            head = self.ctx.head()
-            self._check_reorg(head)
-            self.ctx.metrics.head.set(head)
-            self.ctx.metrics.epoch.set(max(0, self.ctx.epoch_of(head)))
-            self.prover.on_head(head)
-            self._sweep_txs(head)
-            if self.leases is not None:
-                self.leases.on_head(head)
-            self._stats(head)
+            head = self.follower.poll()
         except ch.RpcUnavailable as err:
             self.ctx.metrics.rpc_errors.inc()
-            if self._down_since is None:
-                self._down_since = time.monotonic()
+            if not self._down:
                 log.warning("RPC unavailable: %s; retrying with backoff", err)
+            self._down = True
             return False
-        if self._down_since is not None:
-            log.info("RPC back after %.1fs (head %d)", time.monotonic() - self._down_since, head)
-            self._down_since = None
-        self.last_head = head
-        return True
+        if head is None:
+            head = Head(self.follower.last)
+        if self._down:
+            log.info("RPC back (head %d)", head.number)
+            self._down = False
+        ok = True
+        for svc in self.follower.services:
+            try:
+                svc.on_head(head)
+            except ch.RpcUnavailable as err:
+                self.ctx.metrics.rpc_errors.inc()
+                log.warning("%s: RPC unavailable: %s", svc.name, err)
+                ok = False
+            except Exception:
+                log.exception("%s: step failed at head %d", svc.name, head.number)
+        return ok
+
+    # ---- the threads
 
     def run(self, stop: threading.Event) -> None:
-        delay = self.cfg.poll_interval
-        while not stop.is_set():
-            try:
-                ok = self.step()
-            except Exception:
-                log.exception("step failed")
-                ok = False
-            cap = max(5.0, self.cfg.poll_interval)
-            delay = self.cfg.poll_interval if ok else min(delay * 2, cap)
-            stop.wait(delay)
-        if self.leases is not None:
-            self.leases.shutdown()
+        """Follow the chain until ``stop`` is set: the follower on this thread, each service on
+        its own."""
+        self.prover.wait_compute = False
+        self.prover.on_progress = self._boxes[self.prover.name].poke
+        retry = max(0.5, self.cfg.poll_interval)
+        self.threads = [ServiceThread(svc, self._boxes[svc.name], stop, retry,
+                                      self.ctx.metrics.rpc_errors.inc)
+                        for svc in self.follower.services]
+        for t in self.threads:
+            t.start()
+        try:
+            self.follower.run(stop)
+        finally:
+            stop.set()
+            for t in self.threads:
+                t.join(timeout=5.0)
+            self.close()
         log.info("agent stopped")
 
-    def _sweep_txs(self, head: int) -> None:
-        """Track every journaled transaction still pending (checkpoints, adopted commits...):
-        receipts, rebroadcasts after an outage, fee replacement of stuck ones."""
-        for tx in self.ctx.journal.pending_txs(self.ctx.address):
-            self.ctx.sender.poll(tx, head)
-
-    def _check_reorg(self, head: int) -> None:
-        if head == self.last_head:
-            return
-        if head < self.last_head:
-            log.warning("head went back from %d to %d (reorg or node reset)", self.last_head, head)
-        prev = min(self.last_head, head - 1)
-        if prev >= 0 and prev in self._hashes:
-            h = self.ctx.block_hash(prev)
-            if h is not None and h != self._hashes[prev]:
-                log.warning("reorg detected at block %d: re-checking proofs against the chain",
-                            prev)
-                self._hashes = {b: x for b, x in self._hashes.items() if b < prev - REORG_WINDOW}
-        h = self.ctx.block_hash(head)
-        if h is not None:
-            self._hashes[head] = h
-        for b in [b for b in self._hashes if b < head - REORG_WINDOW]:
-            del self._hashes[b]
-
-    def _stats(self, head: int) -> None:
-        epoch = self.ctx.epoch_of(head)
-        if epoch == self._last_stats_epoch:
-            return
-        self._last_stats_epoch = epoch
-        m = self.ctx.metrics
-        for dev in self.cfg.devices:
-            d = self.ctx.device(dev)
-            earned = int(ch.call(self.ctx.c.staking.functions.earned(dev)))
-            m.rewards.labels(str(dev)).set(earned / 1e18)
-            m.bond.labels(str(dev)).set(int(d["bond"]) / 1e18)  # type: ignore[call-overload]
-            m.device_state.labels(str(dev)).set(int(d["state"]))  # type: ignore[call-overload]
-            log.info("device=%d epoch=%d state=%s bond=%.2f earned=%.4f PIN", dev, epoch,
-                     DEVICE_STATES[int(d["state"])],  # type: ignore[call-overload]
-                     int(d["bond"]) / 1e18, earned / 1e18)  # type: ignore[call-overload]
-        bal = ch.with_retry(lambda: self.ctx.w3.eth.get_balance(self.ctx.address),
-                            what="eth_getBalance")
-        m.operator_balance.set(bal / 1e18)
+    def close(self) -> None:
+        """Stop the background workers (jobs keep running; they are the client's paid work)."""
+        if self.leases is not None:
+            self.leases.shutdown()
+        self.prover.close()
+        try:
+            self.ctx.journal.put(HEARTBEAT_KEY, json.dumps({"stopped": True}))
+        except Exception:  # pragma: no cover - the journal is gone
+            pass

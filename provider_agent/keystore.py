@@ -40,15 +40,20 @@ def create(path: Path, password: str, private_key: bytes | str | None = None,
     return str(acct.address)
 
 
+def _read(path: Path, role: str = "") -> dict:
+    """The keystore's JSON; KeystoreError (one line) when missing or not JSON."""
+    what = f"{role} keystore" if role else "keystore"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise KeystoreError(f"{what} {path} not found") from None
+    except json.JSONDecodeError:
+        raise KeystoreError(f"{what} {path} is not valid JSON") from None
+
+
 def address_of(path: Path) -> str:
     """The address recorded in a keystore (no password needed)."""
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise KeystoreError(f"keystore {path} not found") from None
-    except json.JSONDecodeError:
-        raise KeystoreError(f"keystore {path} is not valid JSON") from None
-    addr = data.get("address")
+    addr = _read(path).get("address")
     if not addr:
         raise KeystoreError(f"keystore {path} has no address field")
     return "0x" + addr.removeprefix("0x")
@@ -72,12 +77,7 @@ def password(role: str, password_file: Path | None = None, prompt: bool = True) 
 
 def load(path: Path, pw: str, role: str = "operator") -> LocalAccount:
     """Decrypt ``path``; :class:`KeystoreError` on a wrong password or a bad file."""
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise KeystoreError(f"{role} keystore {path} not found") from None
-    except json.JSONDecodeError:
-        raise KeystoreError(f"{role} keystore {path} is not valid JSON") from None
+    data = _read(path, role)
     try:
         key = Account.decrypt(data, pw)
     except ValueError:

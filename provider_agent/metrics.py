@@ -6,7 +6,13 @@ import logging
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from pinfi.types import DeviceState
+
 log = logging.getLogger(__name__)
+
+
+class MetricsError(RuntimeError):
+    """``/metrics`` cannot be served (the port is taken...); ``str`` is one line."""
 
 
 class Metrics:
@@ -33,9 +39,9 @@ class Metrics:
         self.rewards = Gauge("pinfi_rewards_earned_tokens", "Unclaimed maintenance rewards (PIN)",
                              dev, registry=r)
         self.bond = Gauge("pinfi_bond_tokens", "Bond of the device (PIN)", dev, registry=r)
-        self.device_state = Gauge("pinfi_device_state",
-                                  "Device state (1 Pending, 2 Active, 3 Jailed, 4 Maintenance, "
-                                  "5 Exiting, 6 Withdrawn)", dev, registry=r)
+        states = ", ".join(f"{int(x)} {x.label}" for x in DeviceState if x)
+        self.device_state = Gauge("pinfi_device_state", f"Device state: {states}", dev,
+                                  registry=r)
         self.head = Gauge("pinfi_head_block", "Latest block seen", registry=r)
         self.epoch = Gauge("pinfi_epoch", "Current epoch", registry=r)
         self.rpc_errors = Counter("pinfi_rpc_errors", "RPC calls that failed after retries",
@@ -60,7 +66,15 @@ class Metrics:
         self.gas_used.labels(kind).inc(gas_used)
         self.gas_spent_wei.labels(kind).inc(gas_used * gas_price)
 
-    def serve(self, port: int, host: str = "127.0.0.1") -> None:
-        if port:
+    def serve(self, port: int, host: str = "127.0.0.1", key: str = "metrics_port") -> None:
+        """Serve ``/metrics`` on a daemon thread; :class:`MetricsError` (one line) when the
+        port cannot be bound, e.g. another agent (``run`` beside ``verify``) holds it."""
+        if not port:
+            return
+        try:
             start_http_server(port, addr=host, registry=self.registry)
-            log.info("metrics on http://%s:%d/metrics", host, port)
+        except OSError as err:
+            raise MetricsError(f"metrics port {host}:{port} is unavailable ({err.strerror or err}"
+                               f"): another agent may use it; set {key} to a free port or 0"
+                               ) from None
+        log.info("metrics on http://%s:%d/metrics", host, port)

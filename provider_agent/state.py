@@ -229,6 +229,14 @@ class Journal:
                                   "ORDER BY nonce", (sender,))
             return [_tx(r[0]) for r in cur.fetchall()]
 
+    def settled_txs_from(self, sender: str, nonce: int) -> list[SentTx]:
+        """``sender``'s transactions recorded mined or reverted with a nonce >= ``nonce``
+        (after a reorg: the ones whose block is gone), lowest nonce first."""
+        with self._lock:
+            cur = self.db.execute("SELECT body FROM txs WHERE sender=? AND nonce>=? AND status "
+                                  "IN ('mined','reverted') ORDER BY nonce", (sender, nonce))
+            return [_tx(r[0]) for r in cur.fetchall()]
+
     def txs_for(self, prefix: str) -> list[SentTx]:
         with self._lock:
             cur = self.db.execute("SELECT body FROM txs WHERE key LIKE ? ORDER BY nonce",

@@ -17,14 +17,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from typing import Any
 
 from pinfi import chain as ch
 from pinfi import protocol
+from pinfi.types import ProofStatus
 
-from .context import ZERO_ADDRESS, Context
-from .prover import MODE_ALWAYS, MODE_EXEMPT, STATUS_COMMITTED, STATUS_NONE
+from .context import Context
+from .duty import epoch_duty
+from .follower import BlockFollower, Head, ServiceThread
+from .logcursor import LogCursor
+from .prover import checkpoint_epoch
 
 log = logging.getLogger("provider_agent.verifier")
 
@@ -65,6 +68,10 @@ def full_paths(leaves: bytes, proof: list[bytes], picks: list[tuple[int, int]], 
 
 
 class Keeper:
+    """Follower subscriber of ``verify`` mode (see the module docstring)."""
+
+    name = "keeper"
+
     def __init__(self, ctx: Context, devices: list[int] | None = None, *, dispute: bool = True,
                  report_missed: bool = True, checkpoint: bool = True, deep: bool = False) -> None:
         self.ctx = ctx
@@ -77,7 +84,9 @@ class Keeper:
         self._due: dict[tuple[int, int], int] = {}
         self._pending: list[ch.SentTx] = []
         self._checkpointed: set[int] = set()
-        self._down_since: float | None = None
+        self._down = False
+        self.openings = LogCursor(ctx.journal, "opened_cursor", ctx.c.verifier.events.Opened,
+                                  ctx.cfg.deployment.deployment_block, lookback=256)
 
     def start(self) -> None:
         self._pending = self.ctx.sender.resume()
@@ -87,37 +96,46 @@ class Keeper:
     # ---- loop
 
     def step(self) -> bool:
+        """One pass at the current head (tests, ``verify --once``); False when the RPC is down."""
         try:
-            head = self.ctx.head()
-            epoch = self.ctx.epoch_of(head)
-            if epoch < 0:
-                return True
-            if self.checkpoint_on:
-                self._checkpoint(epoch, head)
-            if self.dispute_on:
-                self._scan_openings(head)
-            if self.missed_on:
-                self._report_missed(head, epoch)
-            self._poll(head)
+            self.on_head(Head(self.ctx.head()))
         except ch.RpcUnavailable as err:
             self.ctx.metrics.rpc_errors.inc()
-            if self._down_since is None:
-                self._down_since = time.monotonic()
+            if not self._down:
                 log.warning("RPC unavailable: %s", err)
+            self._down = True
             return False
-        self._down_since = None
+        self._down = False
         return True
 
+    def on_head(self, head: Head) -> None:
+        epoch = self.ctx.epoch_of(head.number)
+        if epoch < 0:
+            return
+        if self.checkpoint_on and epoch not in self._checkpointed:
+            if checkpoint_epoch(self.ctx, epoch, head.number):
+                self._checkpointed.add(epoch)
+        if self.dispute_on:
+            if head.reorg_from is not None:
+                self.openings.rewind(head.reorg_from)
+            self.openings.poll(head.number, lambda lg: self._on_opened(lg, head.number))
+        if self.missed_on:
+            self._report_missed(head.number, epoch)
+        self._poll(head.number)
+
     def run(self, stop: threading.Event) -> None:
-        delay = self.ctx.cfg.poll_interval
-        while not stop.is_set():
-            try:
-                ok = self.step()
-            except Exception:
-                log.exception("verifier step failed")
-                ok = False
-            delay = self.ctx.cfg.poll_interval if ok else min(delay * 2, 5.0)
-            stop.wait(delay)
+        """The block follower on this thread, the keeper on its own, until ``stop``."""
+        follower = BlockFollower(self.ctx.view(5.0), self.ctx.cfg.poll_interval,
+                                 self.ctx.metrics.rpc_errors.inc)
+        box = follower.subscribe(self)
+        t = ServiceThread(self, box, stop, max(0.5, self.ctx.cfg.poll_interval),
+                          self.ctx.metrics.rpc_errors.inc)
+        t.start()
+        try:
+            follower.run(stop)
+        finally:
+            stop.set()
+            t.join(timeout=5.0)
 
     # ---- pieces
 
@@ -127,7 +145,7 @@ class Keeper:
         try:
             tx = self.ctx.sender.send(fn, key)
         except ch.TxReverted as err:
-            log.info("%s not sent: %s", key, err.error)
+            log.info("%s not sent: %s", key, err.message)
             return None
         self._pending.append(tx)
         return tx
@@ -142,7 +160,7 @@ class Keeper:
                     still.append(tx)
                 continue
             ok = tx.status == "mined"
-            reason = "" if ok else f": {self.ctx.sender.revert_reason(tx).error}"
+            reason = "" if ok else f": {self.ctx.sender.revert_reason(tx).message}"
             if kind == "dispute":
                 self.ctx.metrics.disputes.labels("mined" if ok else "reverted").inc()
             elif kind == "missed":
@@ -150,38 +168,17 @@ class Keeper:
             log.info("%s %s in block %d%s", tx.key, tx.status, int(rc["blockNumber"]), reason)
         self._pending = still
 
-    def _checkpoint(self, epoch: int, head: int) -> None:
-        if epoch in self._checkpointed or head < self.ctx.epoch_start(epoch):
+    def _on_opened(self, lg: Any, head: int) -> None:
+        dev, e = int(lg["args"]["deviceId"]), int(lg["args"]["epoch"])
+        if self.devices is not None and dev not in self.devices:
             return
-        stored = bytes(ch.call(self.ctx.c.verifier.functions.epochSeed(epoch)))
-        if stored == b"\x00" * 32:
-            self._send(self.ctx.c.verifier.functions.checkpoint(), f"checkpoint:{epoch}")
-            log.info("epoch=%d checkpoint sent", epoch)
-        self._checkpointed.add(epoch)
-
-    def _scan_openings(self, head: int) -> None:
-        j = self.ctx.journal
-        cursor = j.get("opened_cursor")
-        start = int(cursor) + 1 if cursor is not None else max(
-            self.ctx.cfg.deployment.deployment_block, head - 256)
-        if start > head:
-            return
-        to = min(head, start + MAX_SCAN - 1)
-        ev = self.ctx.c.verifier.events.Opened
-        logs = ch.with_retry(lambda: ev.get_logs(from_block=start, to_block=to),
-                             what="eth_getLogs Opened")
-        for lg in logs:
-            dev, e = int(lg["args"]["deviceId"]), int(lg["args"]["epoch"])
-            if self.devices is not None and dev not in self.devices:
-                continue
-            try:
-                self.check_opening(dev, e, bytes(lg["args"]["sampleSeed"]),
-                                   "0x" + bytes(lg["transactionHash"]).hex(), head)
-            except ch.RpcUnavailable:
-                raise
-            except Exception:
-                log.exception("device=%d epoch=%d opening check failed", dev, e)
-        j.put("opened_cursor", str(to))
+        try:
+            self.check_opening(dev, e, bytes(lg["args"]["sampleSeed"]),
+                               "0x" + bytes(lg["transactionHash"]).hex(), head)
+        except ch.RpcUnavailable:
+            raise
+        except Exception:
+            log.exception("device=%d epoch=%d opening check failed", dev, e)
 
     def check_opening(self, dev: int, e: int, sseed: bytes, tx_hash: str, head: int) -> bool:
         """Recompute an opening; dispute the first wrong entry. True when it was honest."""
@@ -196,9 +193,11 @@ class Keeper:
         if fn.fn_name != "open":
             return True
         leaves, proof = bytes(args["leaves"]), [bytes(p) for p in args["proof"]]
-        _, _, class_id, _ = ch.call(c.staking.functions.challengeInfo(dev, e))
-        pc = self.ctx.class_params(int(class_id), e)
-        seed = bytes(ch.call(c.verifier.functions.epochSeed(e)))
+        info = self.ctx.challenge_info(dev, e)
+        pc = self.ctx.class_params(info.class_id, e)
+        seed = self.ctx.stored_seed(e)
+        if seed is None:
+            return True
         s = protocol.challenge_seed(seed, dev, e)
         n_leaves = 1 << pc.log_leaves
         picks = protocol.samples(sseed, n_leaves, pc.k, pc.leaf)
@@ -227,7 +226,7 @@ class Keeper:
         paths = full_paths(leaves, proof, picks, pc.leaf, pc.log_stratum)
         size = 4 * pc.leaf
         leaf_bytes = leaves[q * size : (q + 1) * size]
-        root = bytes(ch.call(self.ctx.c.verifier.functions.record(dev, e))[0])
+        root = self.ctx.record(dev, e).root
         if not protocol.verify_path(root, picks[q][0], leaf_bytes, paths[q]):
             log.error("device=%d epoch=%d rebuilt path does not match the root: not disputing",
                       dev, e)
@@ -240,8 +239,7 @@ class Keeper:
     def _devices(self) -> list[int]:
         if self.devices is not None:
             return self.devices
-        count = int(ch.call(self.ctx.c.staking.functions.deviceCount()))
-        return list(range(1, count + 1))
+        return list(range(1, self.ctx.device_count() + 1))
 
     def _report_missed(self, head: int, epoch: int) -> None:
         c = self.ctx.c
@@ -260,22 +258,16 @@ class Keeper:
                     seed = self.ctx.epoch_seed(e, head)
                     if seed is None:
                         break
-                owner, _op, class_id, mode = ch.call(c.staking.functions.challengeInfo(dev, e))
-                if owner == ZERO_ADDRESS or int(mode) == MODE_EXEMPT:
+                info = self.ctx.challenge_info(dev, e)
+                pc = self.ctx.class_params(info.class_id, e)
+                if not epoch_duty(info, seed, pc, self.ctx.forced(dev, e)).owed:
                     self._settled.add(key)
                     continue
-                pc = self.ctx.class_params(int(class_id), e)
-                forced = int(ch.call(c.verifier.functions.forcedEpochPlusOne(dev))) == e + 1
-                if not (int(mode) == MODE_ALWAYS or forced
-                        or protocol.is_selected(seed, owner, int(class_id), pc.challenge_bps)):
-                    self._settled.add(key)
-                    continue
-                status = int(ch.call(c.verifier.functions.proofStatus(dev, e)))
-                if status == STATUS_NONE:
+                status = self.ctx.proof_status(dev, e)
+                if status == ProofStatus.NONE:
                     due = self.ctx.epoch_start(e) + pc.commit_window
-                elif status == STATUS_COMMITTED:
-                    rec = ch.call(c.verifier.functions.record(dev, e))
-                    due = int(rec[2]) + pc.open_window + 1
+                elif status == ProofStatus.COMMITTED:
+                    due = self.ctx.record(dev, e).commit_block + pc.open_window + 1
                 else:  # opened or already slashed
                     self._settled.add(key)
                     continue

@@ -105,6 +105,7 @@ def test_init_register_run_status_claim_unjail_exit(chain, system, deployer, tmp
     bad = config_mod.load(cfg).devices[-1]
     lazy_cfg = config_mod.load(cfg)
     lazy_cfg.devices, lazy_cfg.cheat_fraction = [bad], 1.0
+    lazy_cfg.discover_devices = False  # same operator key: prove `bad` only, never `dev`
     lazy_cfg.data_dir = tmp_path / "lazy-data"
     lazy = Daemon.from_config(lazy_cfg)
     lazy.start(serve_metrics=False)
@@ -217,19 +218,31 @@ def test_lease_job_served_and_metrics(chain, system, deployer, alice, bob, tmp_p
     spec = b"\x42" * 32
     tx = pool.lease(dev, 2, cost, FAR, spec, sender=bob)
     lease_id = int(tx.return_value)
-    _drive(chain, daemon, lambda: (out_dir / f"{lease_id}.json").exists(), limit=5)
-    env = ah.wait_for(lambda: (out_dir / f"{lease_id}.json").read_text() or None, 10,
+    # The lease starts at the next epoch: drive the chain until the agent has started the job
+    # (bounded by chain progress), then give the job process time to write its file (bounded
+    # by a generous wall-clock timeout, never a fixed number of blocks).
+    start_epoch = int(pool.leaseOf(dev)[1])
+
+    def journal_row():
+        return daemon.ctx.journal.get_lease(str(lease_id))
+
+    _drive(chain, daemon, lambda: journal_row() is not None and journal_row().state == "RUNNING",
+           limit=3 * 20)
+    assert system.staking.currentEpoch() >= start_epoch
+    env = ah.wait_for(lambda: (out_dir / f"{lease_id}.json").exists()
+                      and (out_dir / f"{lease_id}.json").read_text() or None, 120,
                       what="job env")
     env = json.loads(env)
     assert env["PINFI_LEASE_ID"] == str(lease_id) and env["PINFI_DEVICE_ID"] == str(dev)
     assert env["PINFI_CLIENT"].lower() == bob.address.lower()
     assert env["PINFI_JOB_SPEC"] == "0x" + spec.hex()
-    row = daemon.ctx.journal.get_lease(str(lease_id))
+    row = journal_row()
     assert row.state == "RUNNING" and row.pid > 0
     end = row.end_epoch
-    _drive(chain, daemon, lambda: system.staking.currentEpoch() >= end, limit=60)
-    row = daemon.ctx.journal.get_lease(str(lease_id))
-    assert row.state == "ENDED"
+    _drive(chain, daemon, lambda: system.staking.currentEpoch() >= end, limit=3 * 20)
+    # Stopping never blocks the daemon: the reaper finishes it (SIGTERM, SIGKILL after 2 s).
+    ah.wait_for(lambda: journal_row().state == "ENDED", 60, what="job stopped")
+    row = journal_row()
     assert not ah_alive(row.pid)
     metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     assert f'pinfi_leases_served_total{{device="{dev}"}} 1.0' in metrics
