@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -35,11 +36,13 @@ MAX_SAMPLES = 64
 
 _sha256 = hashlib.sha256
 
+MmapMode = Literal["r+", "r", "w+", "c"]
+
 
 def _hash_rows(rows: np.ndarray) -> bytes:
     """SHA-256 of every row of a contiguous ``(m, w)`` uint8 array, digests concatenated."""
     w = rows.shape[1]
-    mv = memoryview(rows.reshape(-1))
+    mv = rows.reshape(-1).data  # a flat uint8 memoryview
     sha = _sha256
     return b"".join([sha(mv[i : i + w]).digest() for i in range(0, len(mv), w)])
 
@@ -141,13 +144,14 @@ def _build_nodes(flat: np.ndarray, leaf: int, n_leaves: int, workers: int | None
     ctx = multiprocessing.get_context("fork")
     procs: list[tuple[int, multiprocessing.process.BaseProcess | None]] = []
     for p in range(1, parts):
-        proc: multiprocessing.process.BaseProcess | None = ctx.Process(
+        worker = ctx.Process(
             target=_build_range,
             args=(flat, leaf, nodes, offsets, p * span, (p + 1) * span),
             daemon=True,
         )
+        proc: multiprocessing.process.BaseProcess | None = worker
         try:
-            proc.start()
+            worker.start()
         except (AssertionError, OSError) as exc:  # daemonic caller, fork refused, ...
             log.warning("merkle: cannot fork a hashing worker (%s); hashing here", exc)
             proc = None
@@ -258,7 +262,7 @@ class MerkleTree:
         (d / "meta.json").write_text(json.dumps(meta))
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], mmap_mode: str | None = "r") -> MerkleTree:
+    def load(cls, path: str | os.PathLike[str], mmap_mode: MmapMode | None = "r") -> MerkleTree:
         """Load a tree saved by :meth:`save` (memory-mapped read-only by default)."""
         d = Path(path)
         meta = json.loads((d / "meta.json").read_text())
