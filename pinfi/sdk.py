@@ -389,17 +389,11 @@ def map_error(exc: BaseException) -> PinFiError:
 
 
 @dataclass(frozen=True)
-class DeviceClass(ClassParams):
+class DeviceClass(ClassParams, rd.ClassMarket):
     """A device class as the contracts hold it (every field of the parameters schema,
     :class:`pinfi.params.ClassParams`: ``p_floor``, ``max_lease_epochs``, ``down_bond``, ...)
-    and its market now: ``demand`` devices leased of ``supply`` Active."""
-
-    demand: int = 0
-    supply: int = 0
-
-    @property
-    def utilization(self) -> float:
-        return self.demand / self.supply if self.supply else 0.0
+    and its market now (:class:`pinfi.chain.reads.ClassMarket`: ``demand`` devices leased of
+    ``supply`` Active, ``utilization``)."""
 
 
 @dataclass(frozen=True)
@@ -424,18 +418,15 @@ class Lease:
 
 
 @dataclass(frozen=True)
-class LeaseInfo:
-    """The state of a lease now (``leaseOf`` of its device)."""
+class LeaseInfo(rd.LeaseState):
+    """The state of a lease now: the chain layer's :class:`~pinfi.chain.reads.LeaseState`
+    (``lease_id``, ``client``, ``start_epoch``, ``end_epoch``, ``per_epoch``, ``live``) and
+    whether it is still its device's latest lease (``current``; when not, the terms are those
+    of its ``LeaseOpened`` event and ``per_epoch`` is 0) and the epoch of a pending down report
+    (``down_report_epoch``, 0: none)."""
 
-    lease_id: int
-    device_id: int
-    client: str
-    start_epoch: int
-    end_epoch: int  # first epoch not leased (the termination epoch once terminated)
-    per_epoch: int  # while live: escrow per leased epoch (the owner's share); 0 otherwise
-    live: bool
-    current: bool  # still the device's latest lease
-    down_report_epoch: int  # 0: no pending down report
+    current: bool = True
+    down_report_epoch: int = 0
 
 
 @dataclass(frozen=True)
@@ -584,7 +575,7 @@ class PinFi:
                                "UnknownClass", {"classId": class_id})
         params = self._read(rd.class_params, class_id)
         market = self._read(rd.class_market, class_id)
-        return DeviceClass(**asdict(params), demand=market.demand, supply=market.supply)
+        return DeviceClass(**asdict(params), **asdict(market))
 
     def classes(self) -> list[DeviceClass]:
         """Every configured class of the deployment."""
@@ -634,8 +625,7 @@ class PinFi:
                                "LeaseNotLive", {"leaseId": lease_id})
         if wanted == now.nonce:
             forced = self._read(rd.escrow, device_id).forced_epoch
-            return LeaseInfo(lease_id, device_id, now.client, now.start_epoch, now.end_epoch,
-                             now.per_epoch, now.live, True, forced)
+            return LeaseInfo(**asdict(now), current=True, down_report_epoch=forced)
         opened = next(iter(self._logs(self.pool.events.LeaseOpened,
                                       self.deployment.deployment_block, self.head(),
                                       {"leaseId": lease_id})), None)
@@ -643,8 +633,8 @@ class PinFi:
             raise LeaseNotLive(f"lease {_lease(lease_id)} not found in the logs [LeaseNotLive]",
                                "LeaseNotLive", {"leaseId": lease_id})
         ev = self._lease_event(opened)
-        return LeaseInfo(lease_id, device_id, ev.client, ev.start_epoch, ev.end_epoch, 0, False,
-                         False, 0)
+        return LeaseInfo(device_id, ev.client, ev.start_epoch, ev.end_epoch, 0, wanted, False,
+                         current=False)
 
     def _logs(self, event: Any, start: int, end: int,
               filters: dict[str, Any]) -> list[Any]:

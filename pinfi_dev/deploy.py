@@ -42,19 +42,7 @@ import click
 
 from pinfi import chain as ch
 from pinfi import params as pp
-from pinfi.params import (
-    ClassParams,
-    NetworkParams,
-    Params,
-    ParamsError,
-    PoolPricing,
-    ProofParams,
-    StakingParams,
-    as_class,
-    as_network,
-    as_proof,
-    camel,
-)
+from pinfi.params import ClassParams, NetworkParams, Params, ParamsError
 from pinfi.types import ZERO_ADDRESS
 
 CONTRACTS = ch.CONTRACT_NAMES
@@ -119,14 +107,14 @@ class Deployed:
                    project.DissipativePool.at(pool) if pool else None, admin)
 
 
-def proof_params(cls: ClassParams | ProofParams | Mapping[str, Any]) -> tuple[int, ...]:
+def proof_params(cls: ClassParams | pp.ProofParams | Mapping[str, Any]) -> tuple[int, ...]:
     """``PoCPSVerifier.ProofParams`` tuple of a class (typed, or a camelCase mapping)."""
-    return as_proof(cls).to_contract()
+    return pp.as_proof(cls).to_contract()
 
 
 def configure_class(d: Deployed, cls: ClassParams | Mapping[str, Any]) -> None:
     """Register one device class in all three contracts (staking, PoCPS, pricing)."""
-    c = as_class(cls)
+    c = pp.as_class(cls)
     sender = d.admin
     d.staking.setClass(c.id, *c.staking.to_contract(), sender=sender)
     d.verifier.setClass(c.id, c.proof.to_contract(), sender=sender)
@@ -144,8 +132,8 @@ def deploy_protocol(project: Any, chain: Any, admin: Any,
     the parameters file; ``maxEmission`` defaults to all of the cap left after genesis). Epoch 0
     starts at ``genesis_block`` (default: the block after the current head, i.e. right away).
     """
-    net = as_network(network)
-    typed = [as_class(c) for c in classes]
+    net = pp.as_network(network)
+    typed = [pp.as_class(c) for c in classes]
     token = project.PinToken.deploy(*net.token_args(), admin, admin, sender=admin)
     genesis = chain.blocks.head.number + 1 if genesis_block is None else genesis_block
     staking = project.Staking.deploy(token, genesis, *net.staking_args(), admin, sender=admin)
@@ -246,12 +234,12 @@ def _class_fixes(d: Deployed, cls: ClassParams) -> tuple[list[str], list[_Fix]]:
     raw_v = d.verifier.classParams(cid)
     pool = d.pool
     assert pool is not None
-    have_p = PoolPricing.from_contract(pool.classParams(cid))
+    have_p = pp.PoolPricing.from_contract(pool.classParams(cid))
     # (contract, on-chain slice, wanted slice, exists on-chain, setter of the wanted slice)
     slices = (
-        ("Staking", StakingParams.from_contract(raw_s), cls.staking, bool(raw_s[3]),
+        ("Staking", pp.StakingParams.from_contract(raw_s), cls.staking, bool(raw_s[3]),
          lambda: d.staking.setClass(cid, *cls.staking.to_contract(), sender=d.admin)),
-        ("PoCPSVerifier", ProofParams.from_contract(raw_v), cls.proof,
+        ("PoCPSVerifier", pp.ProofParams.from_contract(raw_v), cls.proof,
          bool(getattr(raw_v, "exists", True)),
          lambda: d.verifier.setClass(cid, cls.proof.to_contract(), sender=d.admin)),
         ("DissipativePool", have_p, cls.pricing, have_p.configured,
@@ -305,7 +293,7 @@ def _immutables(d: Deployed, network: NetworkParams) -> list[str]:
         have = int(getattr(getattr(d, contract), getter)())
         want = int(getattr(network, attr))
         if have != want:
-            out.append(f"{camel(attr)} is {have} on-chain, {want} in the parameters file")
+            out.append(f"{pp.camel(attr)} is {have} on-chain, {want} in the parameters file")
     return out
 
 
