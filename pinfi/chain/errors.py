@@ -36,11 +36,6 @@ class TxReverted(ChainError):
             return None
         return self.revert.name
 
-    @property
-    def error(self) -> str:
-        """Deprecated alias of :attr:`message` (the agent used it before the one decoder)."""
-        return self.message
-
 
 class TxFailed(ChainError):
     """A sent transaction will not produce a receipt (dropped, or not mined in time)."""
