@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ class Deployment:
         if not isinstance(data, dict):
             raise ChainError(f"{where} is not a JSON object")
         try:
-            contracts = {str(k): to_checksum_address(v)
+            contracts = {str(k): str(to_checksum_address(v))
                          for k, v in dict(data["contracts"]).items()}
             genesis = data.get("genesisBlock")
             return cls(int(data["chainId"]), contracts, int(data.get("deploymentBlock", 0)),
@@ -173,7 +174,8 @@ def load_contracts(w3: Web3, deployment: Deployment, check_code: bool = True) ->
             raise ChainError(f"deployment has no {name} address")
     if check_code:
         for name, addr in addrs.items():
-            code = with_retry(lambda a=addr: w3.eth.get_code(a), what="eth_getCode")
+            code = with_retry(partial(w3.eth.get_code, to_checksum_address(addr)),
+                              what="eth_getCode")
             if len(code) == 0:
                 raise ChainError(f"no contract code at {name} {addr} on chain "
                                  f"{deployment.chain_id} (wrong deployment file?)")

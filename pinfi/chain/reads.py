@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from web3.contract import Contract
+from web3.types import BlockIdentifier
 
 from pinfi.params.schema import ClassParams, PoolPricing, ProofParams, StakingParams
 from pinfi.types import ChallengeMode, DeviceState, ProofStatus, lease_id
@@ -19,7 +20,7 @@ from .deployment import Contracts
 from .errors import ChainError
 from .rpc import call
 
-Block = int | str
+Block = BlockIdentifier
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import requests
 from web3 import Web3
 from web3.contract.contract import ContractFunction
+from web3.types import BlockIdentifier, TxParams
 
 from .errors import ChainError, RpcUnavailable
 from .revert import REVERTS, explain
@@ -70,11 +71,11 @@ def connect(url: str, expected_chain_id: int | None = None, timeout: float = 10.
     return w3
 
 
-def call(fn: ContractFunction, block: int | str = "latest", attempts: int = 3,
+def call(fn: ContractFunction, block: BlockIdentifier = "latest", attempts: int = 3,
          sender: str | None = None) -> Any:
     """``fn.call()`` with RPC retries; a revert raises :class:`TxReverted` with the decoded
     error. ``sender``: the ``from`` of the call (what a transaction of that account would do)."""
-    tx = {"from": sender} if sender is not None else None
+    tx = cast(TxParams, {"from": sender}) if sender is not None else None
     try:
         return with_retry(lambda: fn.call(tx, block_identifier=block), attempts=attempts,
                           what=f"eth_call {fn.fn_name}")

@@ -13,13 +13,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.exceptions import TransactionNotFound, Web3RPCError
+from web3.types import TxParams
 
 from .errors import RpcUnavailable, TxDropped, TxReverted, TxTimeout
 from .revert import REVERTS, explain
@@ -169,8 +171,8 @@ class TxSender:
         try:
             # Against the pending block: the transaction executes in the next block, and some
             # checks depend on block.number (e.g. "not in the commit block").
-            return int(with_retry(lambda: fn.estimate_gas({"from": self.address, "value": value},
-                                                          block_identifier="pending"),
+            params = cast(TxParams, {"from": self.address, "value": value})
+            return int(with_retry(lambda: fn.estimate_gas(params, block_identifier="pending"),
                                   what=f"eth_estimateGas {fn.fn_name}"))
         except REVERTS as exc:
             raise explain(exc) from exc
@@ -205,8 +207,9 @@ class TxSender:
 
     def _sign(self, to: str, data: str, value: int, gas: int, nonce: int, max_fee: int,
               tip: int) -> tuple[bytes, str]:
-        txd = {"type": 2, "chainId": self.chain_id, "nonce": nonce, "to": to, "data": data,
-               "value": value, "gas": gas, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}
+        txd: dict[str, Any] = {"type": 2, "chainId": self.chain_id, "nonce": nonce, "to": to,
+                               "data": data, "value": value, "gas": gas, "maxFeePerGas": max_fee,
+                               "maxPriorityFeePerGas": tip}
         signed = self.account.sign_transaction(txd)
         return bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex()
 
@@ -243,14 +246,15 @@ class TxSender:
 
     def _receipt(self, h: str) -> dict[str, Any] | None:
         try:
-            return dict(with_retry(lambda: self.w3.eth.get_transaction_receipt(h),
+            return dict(with_retry(lambda: self.w3.eth.get_transaction_receipt(HexStr(h)),
                                    what="eth_getTransactionReceipt"))
         except TransactionNotFound:
             return None
 
     def _known(self, h: str) -> bool:
         try:
-            with_retry(lambda: self.w3.eth.get_transaction(h), what="eth_getTransactionByHash")
+            with_retry(lambda: self.w3.eth.get_transaction(HexStr(h)),
+                       what="eth_getTransactionByHash")
             return True
         except TransactionNotFound:
             return False
@@ -359,8 +363,8 @@ class TxSender:
         rc = tx.receipt or {}
         block = rc.get("blockNumber")
         try:
-            self.w3.eth.call({"from": self.address, "to": tx.to, "data": tx.data,
-                              "value": tx.value, "gas": tx.gas},
+            self.w3.eth.call(cast(TxParams, {"from": self.address, "to": tx.to, "data": tx.data,
+                                             "value": tx.value, "gas": tx.gas}),
                              block_identifier=int(block) - 1 if block else "latest")
         except REVERTS as exc:
             return explain(exc)
