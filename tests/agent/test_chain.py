@@ -108,3 +108,50 @@ def test_txsender_nonce_replacement_and_revert(chain, project, deployer, tmp_pat
         assert w3.eth.get_transaction_count(acct.address) == nonce0 + 1
     finally:
         w3.provider.make_request("evm_setAutomine", [True])
+
+
+def test_wait_reports_a_dropped_transaction_and_a_timeout(chain, project, deployer, tmp_path):
+    """The one waiter: a transaction whose nonce another (unjournaled) transaction of the same
+    account took raises TxDropped; one left unmined raises TxTimeout; a mined one returns its
+    receipt even when it was mined between the receipt and the nonce lookups."""
+    from eth_account import Account
+
+    system = ah.deploy(project, chain, deployer)
+    key = ah.make_key(tmp_path, "op", deployer)
+    w3 = ch.connect(ah.rpc_uri(chain))
+    acct = Account.from_key(key.private_key)
+    sender = ch.TxSender(w3, acct, priority_fee=1, replace_after_blocks=1000)
+    c = ch.load_contracts(w3, ch.Deployment(int(chain.chain_id), system.addresses()))
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        tx = sender.send(c.verifier.functions.checkpoint(), "checkpoint:a")
+        with pytest.raises(ch.TxTimeout, match="not mined in"):
+            sender.wait(tx, timeout=0.5, poll_interval=0.1)
+        # Another transaction of this account, at the same nonce and a higher fee, takes it.
+        w3.provider.make_request("anvil_dropTransaction", [tx.hash])
+        other = acct.sign_transaction({
+            "type": 2, "chainId": sender.chain_id, "nonce": tx.nonce, "to": acct.address,
+            "value": 0, "gas": 21_000, "maxFeePerGas": tx.max_fee * 2,
+            "maxPriorityFeePerGas": tx.priority_fee * 2})
+        w3.eth.send_raw_transaction(other.raw_transaction)
+        w3.provider.make_request("evm_mine", [])
+        with pytest.raises(ch.TxDropped, match="replaced by another transaction"):
+            sender.wait(tx, timeout=10, poll_interval=0.1)
+        assert tx.status == "dropped"
+        # Mined after the waiter looked for its receipt: found, not taken for dropped.
+        sender.sync_nonce()
+        tx2 = sender.send(c.verifier.functions.checkpoint(), "checkpoint:b")
+        real = sender._mined
+
+        def mined_late(t: ch.SentTx) -> dict | None:
+            rc = real(t)
+            if rc is None and not getattr(mined_late, "done", False):
+                mined_late.done = True  # type: ignore[attr-defined]
+                w3.provider.make_request("evm_mine", [])
+            return rc
+
+        sender._mined = mined_late  # type: ignore[method-assign]
+        rc = sender.wait(tx2, timeout=10, poll_interval=0.1)
+        assert tx2.status in ("mined", "reverted") and rc["blockNumber"] > 0
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
