@@ -135,8 +135,13 @@ def product_f32(
     n: int,
     out: np.ndarray,
     progress: Callable[[float], None] | None = None,
+    on_rows: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """Write the exact product into ``out`` (float32 n x n, integer valued) in row blocks."""
+    """Write the exact product into ``out`` (float32 n x n, integer valued) in row blocks.
+
+    ``on_rows(r0, r1)`` (optional) is called as soon as rows ``r0..r1`` of ``out`` are final, so
+    the commitment can hash them while later blocks are multiplied.
+    """
     check_n(n)
     both = seed_pair(s, n)
     rs, cs = both[:n], both[n:]
@@ -155,6 +160,8 @@ def product_f32(
             a_view = a_blk[: r1 - r0]
             eng.gen_rows(rs[r0:r1], n, a_view)
             np.matmul(a_view, b_mat, out=out[r0:r1])
+            if on_rows is not None:
+                on_rows(r0, r1)
             if progress is not None:
                 progress(r1 / n)
     finally:

@@ -3,15 +3,20 @@
 Leaves are ``L`` consecutive entries of the row-major C as big-endian ``uint32``, hashed with a
 ``0x00`` prefix; inner nodes hash ``0x01 || left || right``
 (docs/protocol.md#leaves-nodes-and-the-root).
-The tree is built on all cores: forked workers (which see C copy-on-write) each hash an aligned
-range of leaves and its subtree into a shared node array; SHA-256 through hashlib holds the GIL
-on small inputs, so processes, not threads. Samples, the opening calldata and its check mirror
-the contract (docs/protocol.md#stratified-samples, #open-calldata).
+Hashing uses the native batch hasher :mod:`pinfi.protocol._sha256batch` (C, SHA-NI where the
+CPU has it, GIL released) when it was built: threads then split the tree, and
+:func:`commit_root_tree` hashes each finished row block of C while the next one is multiplied.
+Without it (no compiler at install time, or ``PINFI_NATIVE_HASH=0``) hashlib does the work:
+SHA-256 through hashlib holds the GIL on small inputs, so forked workers (which see C
+copy-on-write) each hash an aligned range of leaves and its subtree into a shared node array.
+Both give the same nodes bit for bit. Samples, the opening calldata and its check mirror the
+contract (docs/protocol.md#stratified-samples, #open-calldata).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import mmap
@@ -19,7 +24,9 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType
 from typing import Literal
 
 import numpy as np
@@ -39,6 +46,28 @@ _sha256 = hashlib.sha256
 MmapMode = Literal["r+", "r", "w+", "c"]
 
 
+def load_native() -> ModuleType | None:
+    """The native batch hasher, or None where it was not built or ``PINFI_NATIVE_HASH=0``.
+
+    It is an optional extension (setup.py): an install without a C compiler still works, on
+    hashlib, with the same roots.
+    """
+    if os.environ.get("PINFI_NATIVE_HASH", "").strip() == "0":
+        return None
+    try:
+        return importlib.import_module("pinfi.protocol._sha256batch")
+    except ImportError:
+        return None
+
+
+_native = load_native()
+
+
+def hasher() -> str:
+    """Which SHA-256 builds trees here: ``native/sha-ni``, ``native/portable`` or ``hashlib``."""
+    return "hashlib" if _native is None else f"native/{_native.backend()}"
+
+
 def _hash_rows(rows: np.ndarray) -> bytes:
     """SHA-256 of every row of a contiguous ``(m, w)`` uint8 array, digests concatenated."""
     w = rows.shape[1]
@@ -50,9 +79,22 @@ def _hash_rows(rows: np.ndarray) -> bytes:
 _HASH_CHUNK = 1 << 19  # bytes of input per hashing chunk (keeps temporaries in cache)
 
 
+_NATIVE_DTYPES = (np.dtype(np.float32), np.dtype(np.uint32), np.dtype(">u4"))
+"""Entry types the native hasher reads in place (others are converted chunk by chunk)."""
+
+
 def _hash_leaves_into(data: np.ndarray, leaf: int, out: np.ndarray) -> None:
     """Hash leaves (``data``: (m, leaf) array of integer-valued entries) into ``out`` (m, 32)."""
     m = data.shape[0]
+    if _native is not None:
+        if data.dtype in _NATIVE_DTYPES and data.flags.c_contiguous:
+            _native.leaves(data, leaf, out)
+            return
+        step = max(1, _HASH_CHUNK // (4 * leaf))
+        for lo in range(0, m, step):
+            hi = min(m, lo + step)
+            _native.leaves(np.ascontiguousarray(data[lo:hi], ">u4"), leaf, out[lo:hi])
+        return
     width = 4 * leaf + 1
     step = max(1, _HASH_CHUNK // width)
     buf = np.empty((min(step, m), width), np.uint8)
@@ -67,6 +109,9 @@ def _hash_leaves_into(data: np.ndarray, leaf: int, out: np.ndarray) -> None:
 def _hash_nodes_into(children: np.ndarray, out: np.ndarray) -> None:
     """Hash pairs of ``children`` ((2m, 32) uint8) into ``out`` ((m, 32) uint8)."""
     m = out.shape[0]
+    if _native is not None:
+        _native.nodes(children, out)
+        return
     pairs = children.reshape(m, 64)
     step = max(1, _HASH_CHUNK // 65)
     buf = np.empty((min(step, m), 65), np.uint8)
@@ -117,6 +162,44 @@ def _fork_available() -> bool:
 
 
 _PARALLEL_MIN_LEAVES = 4096
+_THREAD_MIN_LEAVES = 2048
+"""Fewest leaves per part handed to a hashing thread (smaller trees are hashed in one call)."""
+_PARTS_PER_THREAD = 4
+"""Parts per hashing thread: a part that a busy core delays holds up less of the tree."""
+
+
+def _hash_top(nodes: np.ndarray, offsets: list[int], parts: int) -> None:
+    """Hash the levels above ``parts`` finished subtree roots, up to the root."""
+    level = len(offsets) - parts.bit_length()  # the level holding the `parts` subtree roots
+    size = parts
+    while size > 1:
+        child = nodes[offsets[level] : offsets[level] + size]
+        size //= 2
+        level += 1
+        _hash_nodes_into(child, nodes[offsets[level] : offsets[level] + size])
+
+
+def _build_nodes_threads(flat: np.ndarray, leaf: int, n_leaves: int, workers: int) -> np.ndarray:
+    """Build all nodes with the native hasher, aligned subtrees spread over ``workers`` threads
+    (it releases the GIL), then the few levels above them here."""
+    offsets = _level_offsets(n_leaves)
+    nodes = np.empty((2 * n_leaves - 1, 32), np.uint8)
+    parts = 1
+    while parts < workers * _PARTS_PER_THREAD and n_leaves // (parts * 2) >= _THREAD_MIN_LEAVES:
+        parts *= 2
+    if workers < 2 or parts == 1:
+        _build_range(flat, leaf, nodes, offsets, 0, n_leaves)
+        return nodes
+    span = n_leaves // parts
+    with ThreadPoolExecutor(min(workers, parts), thread_name_prefix="pinfi-hash") as pool:
+        futures = [
+            pool.submit(_build_range, flat, leaf, nodes, offsets, p * span, (p + 1) * span)
+            for p in range(parts)
+        ]
+        for f in futures:
+            f.result()
+    _hash_top(nodes, offsets, parts)
+    return nodes
 
 
 def _build_nodes(flat: np.ndarray, leaf: int, n_leaves: int, workers: int | None) -> np.ndarray:
@@ -127,9 +210,11 @@ def _build_nodes(flat: np.ndarray, leaf: int, n_leaves: int, workers: int | None
     then the few levels above the subtrees are hashed here. A worker that cannot start or dies
     has its range redone here.
     """
+    w = default_workers() if workers is None else max(1, workers)
+    if _native is not None:
+        return _build_nodes_threads(flat, leaf, n_leaves, w)
     offsets = _level_offsets(n_leaves)
     total = 2 * n_leaves - 1
-    w = default_workers() if workers is None else max(1, workers)
     parts = 1
     while parts * 2 <= w and n_leaves // (parts * 2) >= _PARALLEL_MIN_LEAVES:
         parts *= 2
@@ -169,13 +254,7 @@ def _build_nodes(flat: np.ndarray, leaf: int, n_leaves: int, workers: int | None
                     "merkle: worker for part %d exited with %s; redoing it", p, proc.exitcode
                 )
             _build_range(flat, leaf, nodes, offsets, p * span, (p + 1) * span)
-    level = len(offsets) - parts.bit_length()  # the level holding the `parts` subtree roots
-    size = parts
-    while size > 1:
-        child = nodes[offsets[level] : offsets[level] + size]
-        size //= 2
-        level += 1
-        _hash_nodes_into(child, nodes[offsets[level] : offsets[level] + size])
+    _hash_top(nodes, offsets, parts)
     return nodes
 
 
@@ -274,6 +353,109 @@ class MerkleTree:
         return tree
 
 
+class IncrementalTree:
+    """A tree built while C is still being written: :meth:`advance` hashes the leaves of the
+    entries that became final and every node whose two children are now hashed.
+
+    Calls must come in order (one at a time); :attr:`nodes` is complete once :meth:`advance`
+    has seen all entries. Feeding it finished row blocks lets the commitment overlap the
+    product (the native hasher releases the GIL); with hashlib it works too, just not in
+    parallel.
+    """
+
+    def __init__(self, data: np.ndarray, leaf: int) -> None:
+        """Prepare a tree over ``data`` (n x n or flat, written in order of flat index)."""
+        self.data = data
+        self.flat = data.reshape(-1)
+        self.leaf = leaf
+        self.n_leaves = _check_leaf(leaf, int(self.flat.size))
+        self.offsets = _level_offsets(self.n_leaves)
+        self.nodes = np.empty((2 * self.n_leaves - 1, 32), np.uint8)
+        self.done = [0] * len(self.offsets)  # nodes hashed so far on each level
+
+    def _level(self, t: int) -> np.ndarray:
+        return self.nodes[self.offsets[t] : self.offsets[t] + (self.n_leaves >> t)]
+
+    def advance(self, entries_final: int) -> None:
+        """Entries ``[0, entries_final)`` of the flat C are final: hash what they allow."""
+        target = min(self.n_leaves, entries_final // self.leaf)
+        lo = self.done[0]
+        if target > lo:
+            block = self.flat[lo * self.leaf : target * self.leaf].reshape(target - lo, self.leaf)
+            _hash_leaves_into(block, self.leaf, self._level(0)[lo:target])
+            self.done[0] = target
+        for t in range(1, len(self.offsets)):
+            lo, hi = self.done[t], self.done[t - 1] // 2
+            if hi <= lo:
+                break
+            _hash_nodes_into(self._level(t - 1)[2 * lo : 2 * hi], self._level(t)[lo:hi])
+            self.done[t] = hi
+
+    @property
+    def complete(self) -> bool:
+        """Whether the root is hashed."""
+        return self.done[-1] == 1
+
+    def tree(self) -> MerkleTree:
+        """The finished :class:`MerkleTree` (ProtocolError if entries are still missing)."""
+        if not self.complete:
+            raise ProtocolError("incremental tree: not all entries were hashed")
+        return MerkleTree(self.nodes, self.data, self.leaf)
+
+
+OVERLAP_MIN_N = 1024
+"""Smallest ``n`` whose commitment is hashed while the product runs (below it, one block)."""
+
+
+def _product_and_tree(
+    s: bytes,
+    n: int,
+    leaf: int,
+    workers: int | None,
+    progress: Callable[[float], None] | None,
+) -> MerkleTree:
+    """Product and tree in one pass: a hashing thread hashes each finished row block (and the
+    subtrees it completes) while the next block is generated and multiplied."""
+    c = np.empty((n, n), np.float32)
+    inc = IncrementalTree(c, leaf)
+    with ThreadPoolExecutor(1, thread_name_prefix="pinfi-hash") as pool:
+        pending: list[Future[None]] = []
+
+        def rows_done(r0: int, r1: int) -> None:
+            if r1 < n:  # the last block is hashed below, on all cores
+                pending.append(pool.submit(inc.advance, r1 * n))
+
+        product_f32(s, n, c, progress, on_rows=rows_done)
+        for f in pending:
+            f.result()
+    _finish(inc, default_workers() if workers is None else max(1, workers))
+    return inc.tree()
+
+
+def _finish(inc: IncrementalTree, workers: int) -> None:
+    """Hash the leaves not yet hashed on ``workers`` threads, then everything above them."""
+    lo, n_leaves = inc.done[0], inc.n_leaves
+    rest = n_leaves - lo
+    if workers > 1 and rest >= 2 * _THREAD_MIN_LEAVES:
+        step = -(-rest // workers)
+        level0 = inc._level(0)
+        flat, leaf = inc.flat, inc.leaf
+        with ThreadPoolExecutor(workers, thread_name_prefix="pinfi-hash") as pool:
+            futures = [
+                pool.submit(
+                    _hash_leaves_into,
+                    flat[a * leaf : min(n_leaves, a + step) * leaf].reshape(-1, leaf),
+                    leaf,
+                    level0[a : min(n_leaves, a + step)],
+                )
+                for a in range(lo, n_leaves, step)
+            ]
+            for f in futures:
+                f.result()
+        inc.done[0] = n_leaves
+    inc.advance(inc.flat.size)
+
+
 def commit_root_tree(
     s: bytes,
     n: int,
@@ -281,8 +463,16 @@ def commit_root_tree(
     workers: int | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> MerkleTree:
-    """The whole prover pipeline: generate A and B, multiply exactly, build the tree."""
+    """The whole prover pipeline: generate A and B, multiply exactly, build the tree.
+
+    With the native hasher the tree is built as the product's row blocks finish; with hashlib
+    (whose small-input calls hold the GIL) after it, on forked workers.
+    """
     t0 = time.perf_counter()
+    if _native is not None and n >= OVERLAP_MIN_N:
+        tree = _product_and_tree(s, n, leaf, workers, progress)
+        log.debug("pipeline n=%d L=%d: %.3fs", n, leaf, time.perf_counter() - t0)
+        return tree
     c = product_f32(s, n, np.empty((n, n), np.float32), progress)
     t1 = time.perf_counter()
     tree = MerkleTree.from_product(c, leaf, workers)
