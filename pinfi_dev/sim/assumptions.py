@@ -46,7 +46,8 @@ SOURCES: dict[str, Source] = {s.key: s for s in [
            "US commercial ~12-13 c/kWh, industrial ~8 c/kWh (e.g. East North Central 12.2 / 8.1)"),
     Source("specs", "pricegpu: H100 vs A100 specs and cloud prices (early 2026)",
            "https://pricegpu.pages.dev/blog/h100-vs-a100-cloud-price",
-           "TDP A100 SXM 400 W, H100 SXM 700 W; dense FP16 312 / 989 TFLOPS; INT8 624 / 3958 TOPS"),
+           "TDP A100 SXM 400 W, H100 SXM 700 W; dense FP16 312 / 989 TFLOPS; INT8 624 / 3958 TOPS "
+           "(H100: 1,979 dense, 3,958 with sparsity)"),
     Source("rtx4090", "Tom's Guide: GeForce RTX 4090 price and specs",
            "https://www.tomsguide.com/news/nvidia-geforce-rtx-4090",
            "launch price $1,599 (Oct 2022); 24 GB GDDR6X"),
@@ -88,6 +89,13 @@ SOURCES: dict[str, Source] = {s.key: s for s in [
     Source("measured", "Measured in this repository (pinfi.protocol.MerkleTree, 2-core CI box)",
            "pinfi_dev/sim/sizing.py",
            "SHA-256 Merkle over C: ~0.25 GB/s per core at L=1024, ~2.6 us per hash call"),
+    Source("ada", "NVIDIA Ada GPU architecture whitepaper (RTX 4090)",
+           "https://images.nvidia.com/aem-dam/Solutions/geforce/ada/nvidia-ada-gpu-architecture.pdf",
+           "RTX 4090: 660.6 dense INT8 TOPS (1,321.2 with sparsity); 16,384 CUDA cores, 2.52 GHz"),
+    Source("hashcat", "hashcat v6.2.6 benchmark of an RTX 4090 (Chick3nman, Oct 2022)",
+           "https://gist.github.com/Chick3nman",
+           "mode 1400 (SHA2-256): about 22 GH/s, i.e. 22e9 SHA-256 compressions per second; "
+           "A100 and H100 scaled by CUDA cores x boost clock (assumption)"),
     Source("assumption", "Modelling assumption (no external source)", "", ""),
 ]}  # fmt: skip
 
@@ -110,6 +118,11 @@ class ClassEconomics:
     throughput_tflops: float
     vram_gb: float
     host_cores: int
+    int8_tops: float
+    """Dense INT8 tensor throughput (TOPS): the prover's fastest exact path (4-bit entries,
+    int32 accumulation); 0 for a CPU class."""
+    gpu_sha256_ghs: float
+    """SHA-256 compressions per second on the GPU (G/s): Merkle hashing moved to the card."""
     sources: tuple[str, ...] = field(default=())
 
     @property
@@ -131,23 +144,27 @@ CLASS_ECON: dict[str, ClassEconomics] = {
     "cpu-test": ClassEconomics(
         name="cpu-test", gpu_watts=0.0, host_watts=65.0, pue=1.0, power_usd_kwh=0.13,
         gpu_usd=0.0, host_usd=600.0, overhead_frac=0.1, cost_sigma=0.35, market_usd_h=0.05,
-        wtp_sigma=0.35, throughput_tflops=1.0, vram_gb=0.0, host_cores=4,
-        sources=("assumption",)),
+        wtp_sigma=0.35, throughput_tflops=1.0, vram_gb=0.0, host_cores=4, int8_tops=0.0,
+        gpu_sha256_ghs=0.0, sources=("assumption",)),
     "rtx4090": ClassEconomics(
         name="rtx4090", gpu_watts=450.0, host_watts=150.0, pue=1.1, power_usd_kwh=0.13,
         gpu_usd=1599.0, host_usd=800.0, overhead_frac=0.10, cost_sigma=0.35,
         market_usd_h=0.40, wtp_sigma=0.35, throughput_tflops=80.0, vram_gb=24.0, host_cores=8,
-        sources=("rtx4090", "rtx4090_power", "eia", "runpod", "hyperbolic_gpu")),
+        int8_tops=660.6, gpu_sha256_ghs=22.0,
+        sources=("rtx4090", "rtx4090_power", "ada", "hashcat", "eia", "runpod",
+                 "hyperbolic_gpu")),
     "a100-80g": ClassEconomics(
         name="a100-80g", gpu_watts=400.0, host_watts=200.0, pue=1.4, power_usd_kwh=0.09,
         gpu_usd=12000.0, host_usd=5000.0, overhead_frac=0.10, cost_sigma=0.35,
         market_usd_h=1.45, wtp_sigma=0.35, throughput_tflops=300.0, vram_gb=80.0, host_cores=16,
-        sources=("specs", "a100_price", "eia", "runpod", "hyperbolic_gpu")),
+        int8_tops=624.0, gpu_sha256_ghs=5.2,
+        sources=("specs", "a100_price", "hashcat", "eia", "runpod", "hyperbolic_gpu")),
     "h100-80g": ClassEconomics(
         name="h100-80g", gpu_watts=700.0, host_watts=300.0, pue=1.4, power_usd_kwh=0.09,
         gpu_usd=25000.0, host_usd=6000.0, overhead_frac=0.10, cost_sigma=0.35,
         market_usd_h=2.40, wtp_sigma=0.35, throughput_tflops=700.0, vram_gb=80.0, host_cores=16,
-        sources=("specs", "eia", "runpod", "vast_lambda", "hyperbolic_gpu")),
+        int8_tops=1979.0, gpu_sha256_ghs=17.8,
+        sources=("specs", "hashcat", "eia", "runpod", "vast_lambda", "hyperbolic_gpu")),
 }
 """Per-class economics. ``market_usd_h`` is the median client willingness to pay per device-hour
 (set between the spot floor and on-demand list prices of the sources); ``cost_sigma`` and

@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from pinfi_dev.sim import attacks as atk
 from pinfi_dev.sim import economics as eco
 from pinfi_dev.sim.assumptions import CLASS_ECON, INFERENCE, TOKEN_USD
 from pinfi_dev.sim.metrics import SettleResult, hourly_profile, settle
 from pinfi_dev.sim.model import Behaviour, ClassMarket, Demand, Scenario, run_market
 from pinfi_dev.sim.params import ClassParams, NetworkParams, emitted_until
 from pinfi_dev.sim.pricing import PriceBook
-from pinfi_dev.sim.sizing import HashRates, SizingRow, sizing_row
+from pinfi_dev.sim.sizing import Capacity, HashRates, SizingRow, capacity, sizing_row
 
 GPU_CLASSES = ("rtx4090", "a100-80g", "h100-80g")
 LAUNCH_DEVICES = {"rtx4090": 800, "a100-80g": 400, "h100-80g": 500}
@@ -107,6 +108,12 @@ class Runner:
         if self._pool is None:
             return [run_job(j) for j in jobs]
         return list(self._pool.map(run_job, jobs, chunksize=1))
+
+    def apply(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> list[Any]:
+        """``[fn(t) for t in tasks]`` on the workers (``fn`` a module-level function)."""
+        if self._pool is None:
+            return [fn(t) for t in tasks]
+        return list(self._pool.map(fn, tasks, chunksize=1))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -596,3 +603,84 @@ def experiment_token(setup: Setup, security: SecurityResult, log: Log) -> TokenR
                        fees_per_epoch=fees_launch,
                        beta_balance=em / fees_launch if fees_launch > 0 else math.nan,
                        sim_minted=base["_token"]["minted"], sim_burned=base["_token"]["burned"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Ghosts and Sybils: v1 against the v2 rules (issue 10, "no ghost profit, bounded leverage")
+# ---------------------------------------------------------------------------------------------
+
+SMALL_NETWORK_WEIGHT = 1_000.0
+"""Total Active weight of the "small network" case (a network's first days)."""
+
+
+@dataclass
+class AttackResult:
+    network_weight: dict[str, float]
+    """``default`` (the launch network) and ``small_network``: total Active weight."""
+    capacity: dict[str, Capacity]
+    ghost: dict[str, dict[str, dict[str, atk.GhostResult]]]
+    """class -> network -> rules name -> result."""
+    ghost_break_even: dict[str, dict[str, float]]
+    """class -> rules name -> total weight below which a ghost profits."""
+    leverage: dict[str, dict[str, dict[str, atk.Leverage]]]
+    """class -> network -> ``"<rules>@m"`` / ``"<rules>@m_host"`` -> result."""
+
+
+def attack_env(setup: Setup, name: str, network_weight: float) -> atk.AttackEnv:
+    """The ghost/Sybil setting of class ``name`` in a network of ``network_weight``."""
+    p = setup.classes[name]
+    usd_per_gas = atk.GAS_USD_PER_MGAS / 1e6 / TOKEN_USD
+    return atk.AttackEnv(
+        name=name, emission=eco.emission_per_epoch(setup.network), weight=float(p.weight),
+        network_weight=network_weight, p=p.challenge_p, bond=p.min_bond_pin,
+        miss_slash=p.miss_slash, grace_epochs=atk.GRACE_EPOCHS,
+        jail_epochs=setup.behaviour.jail_epochs, commit_cost=atk.COMMIT_GAS * usd_per_gas,
+        open_cost=atk.open_gas(p.n, p.c) * usd_per_gas,
+        capital_cost=p.min_bond_pin * setup.behaviour.capital_rate / 8760.0
+        * setup.network.epoch_hours)
+
+
+def _leverage_task(task: tuple[atk.AttackEnv, atk.Rules, int, int, int, int, float]
+                   ) -> atk.Leverage:
+    env, rules, m, seed, replicas, epochs, factor = task
+    return atk.sybil_leverage(env, rules, m, seed=seed, replicas=replicas, epochs=epochs,
+                              max_factor=factor)
+
+
+def experiment_attacks(setup: Setup, runner: Runner, rates: HashRates, log: Log,
+                       replicas: int = 40, epochs: int = 800) -> AttackResult:
+    """Ghost profit and Sybil leverage of every class, at the launch network and at a small
+    one, under each rule set of :mod:`pinfi_dev.sim.attacks`. Leverage of the v2 rules is
+    found for the class's ``m`` and for ``m_host`` (a card running the reference agent); the
+    v1 contrast uses ``m_host``, as the analysis of issue 10 did."""
+    weights = {"default": launch_weight(setup.classes), "small_network": SMALL_NETWORK_WEIGHT}
+    caps = {name: capacity(p, CLASS_ECON[name], rates) for name, p in setup.classes.items()}
+    ghosts: dict[str, dict[str, dict[str, atk.GhostResult]]] = {}
+    even: dict[str, dict[str, float]] = {}
+    keys: list[tuple[str, str, str]] = []
+    tasks: list[tuple[atk.AttackEnv, atk.Rules, int, int, int, int, float]] = []
+    for name in setup.classes:
+        cap = caps[name]
+        even[name] = {r.name: atk.ghost_break_even_weight(attack_env(setup, name, 1.0), r)
+                      for r in atk.RULES}
+        ghosts[name] = {}
+        for net, w in weights.items():
+            env = attack_env(setup, name, w)
+            ghosts[name][net] = {r.name: atk.ghost(env, r) for r in atk.RULES}
+            for r in atk.RULES:
+                for label, m in (("m", cap.m), ("m_host", cap.m_host)):
+                    if m < 1 or (not r.all_commit and label == "m"):
+                        continue
+                    keys.append((name, net, f"{r.name}@{label}"))
+                    tasks.append((env, r, m, setup.seed + 4000, replicas, epochs,
+                                  1.5 if r.all_commit else 20.0))
+    lev: dict[str, dict[str, dict[str, atk.Leverage]]] = {
+        name: {net: {} for net in weights} for name in setup.classes}
+    for (name, net, key), res in zip(keys, runner.apply(_leverage_task, tasks), strict=True):
+        lev[name][net][key] = res
+    for name, cap in caps.items():
+        log(f"  attacks: {name} m = {cap.m} (host hashing {cap.m_host}); v2 leverage "
+            + ", ".join(f"{net} {lev[name][net][f'{atk.V2.name}@m'].best_n}" for net in weights)
+            + f"; a v1 ghost profits below total weight {even[name]['v1']:,.0f}")
+    return AttackResult(network_weight=weights, capacity=caps, ghost=ghosts,
+                        ghost_break_even=even, leverage=lev)

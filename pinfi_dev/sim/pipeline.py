@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from pinfi_dev.sim import attacks as atk
 from pinfi_dev.sim import experiments as ex
 from pinfi_dev.sim import plots
 from pinfi_dev.sim.model import Behaviour, Demand
@@ -34,6 +35,7 @@ class Outcome:
     security: ex.SecurityResult
     cheat: ex.CheatResult
     token: ex.TokenResult
+    attacks: ex.AttackResult
     figures: dict[str, str]
     results: dict[str, Any]
     elapsed_s: float
@@ -102,8 +104,49 @@ def build_results(o: Outcome) -> dict[str, Any]:
             "supply_change_10y_pin": _r(float(tok.supply[-1] - tok.supply[0]), 0),
         },
         "params_file": str(PARAMS_PATH.relative_to(PARAMS_PATH.parents[2])),
+        **attack_results(o.attacks),
     }
     return res
+
+
+def attack_results(a: ex.AttackResult) -> dict[str, Any]:
+    """``ghost_expected_profit`` and ``sybil_leverage`` (issue 10), keyed by class name.
+
+    The headline figures (``default``, ``small_network``) are those of the v2 rules with
+    per-proof emission (:data:`pinfi_dev.sim.attacks.V2`); the other rule sets are there for
+    the contrast (``v1`` the contracts before v2, ``v2, vesting`` the design note as written).
+    """
+    nets = list(a.network_weight)
+
+    def by_net(fn: Any) -> dict[str, Any]:
+        return {net: fn(net) for net in nets}
+
+    ghost: dict[str, Any] = {}
+    sybil: dict[str, Any] = {}
+    for name, cap in a.capacity.items():
+        g, lev = a.ghost[name], a.leverage[name]
+        ghost[name] = {
+            **by_net(lambda net, g=g: _r(g[net][atk.V2.name].profit)),
+            "m": cap.m,
+            "rules": atk.V2.name,
+            "total_weight": a.network_weight,
+            "accrued_pin_per_epoch": by_net(lambda net, g=g: _r(g[net][atk.V2.name].accrued)),
+            "by_rules": {r.name: {**by_net(lambda net, g=g, r=r: _r(g[net][r.name].profit)),
+                                  "profitable_below_total_weight":
+                                      _r(a.ghost_break_even[name][r.name], 0)}
+                         for r in atk.RULES},
+        }
+        sybil[name] = {
+            **by_net(lambda net, lev=lev: lev[net][f"{atk.V2.name}@m"].best_n),
+            "m": cap.m,
+            "m_host": cap.m_host,
+            "m_gpu": cap.m_gpu,
+            "rules": atk.V2.name,
+            "capacity": cap.as_dict(),
+            "by_rules": {key: by_net(lambda net, lev=lev, key=key: lev[net][key].as_dict())
+                         for key in lev[nets[0]]},
+        }
+    return {"ghost_expected_profit": ghost, "sybil_leverage": sybil}
 
 
 def run_all(out: Path, seed: int = 0, quick: bool = False, workers: int | None = None,
@@ -130,6 +173,10 @@ def run_all(out: Path, seed: int = 0, quick: bool = False, workers: int | None =
         t0 = time.perf_counter()
         log("[4/5] security stress test: token x2 / x0.5 (runs first: it also feeds 2, 3, 5)")
         sec = ex.experiment_security(setup, runner, log)
+        log(f"      done in {time.perf_counter() - t0:.1f}s")
+        t0 = time.perf_counter()
+        log("[6/6] ghosts and Sybils: v1 against the v2 rules")
+        attacks = ex.experiment_attacks(setup, runner, HashRates(), log)
         log(f"      done in {time.perf_counter() - t0:.1f}s")
     finally:
         runner.close()
@@ -159,7 +206,7 @@ def run_all(out: Path, seed: int = 0, quick: bool = False, workers: int | None =
         "token": plots.plot_token(tok, out),
     }
     o = Outcome(setup=setup, eq=eq, supply=sup, demand=dem, security=sec, cheat=ch, token=tok,
-                figures=figs, results={}, elapsed_s=0.0)
+                attacks=attacks, figures=figs, results={}, elapsed_s=0.0)
     o.results = build_results(o)
     (out / "results.json").write_text(json.dumps(o.results, indent=2, sort_keys=True) + "\n")
     o.elapsed_s = time.perf_counter() - t_start

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from pinfi_dev.sim import attacks as atk
 from pinfi_dev.sim.assumptions import CLASS_ECON, SOURCES, assumption_table
 from pinfi_dev.sim.experiments import GPU_CLASSES, LAUNCH_DEVICES, SIM_DEVICES
 
@@ -297,6 +299,8 @@ def write_report(o: Outcome, out: Path) -> None:
         "client reports of leased devices, and the challenge-together rule per provider.")
     add("")
 
+    _attack_section(o, add)
+
     # ---------------------------------------------------------------- token
     add("## Token supply: emission versus burn")
     add("")
@@ -332,3 +336,104 @@ def write_report(o: Outcome, out: Path) -> None:
             add(f"- `{src.key}`: [{src.title}]({src.url}) - {src.note}")
     add("")
     (out / "report.md").write_text("\n".join(L) + "\n")
+
+
+def _attack_section(o: Outcome, add: Callable[[str], None]) -> None:
+    """Section 6: ghost profit and Sybil leverage, v1 against the v2 rules (issue 10)."""
+    a = o.attacks
+    res = o.results
+    ghost, sybil = res["ghost_expected_profit"], res["sybil_leverage"]
+    w_def, w_small = a.network_weight["default"], a.network_weight["small_network"]
+    v1, vest, v2v, v2 = (r.name for r in atk.RULES)
+    add("## 6. Ghosts and Sybils: why v2")
+    add("")
+    add("A **ghost** bonds a device with no hardware and commits garbage; a **Sybil** runs "
+        "N identities (N owners) on one card, which computes at most **m** products per commit "
+        "window. Four rule sets (`pinfi_dev/sim/attacks.py`): "
+        f"**{v1}** (the contracts before v2: selection at the epoch start, per owner; rewards "
+        f"claimable as they accrue); **{vest}** (v1 plus vesting with forfeiture); "
+        f"**{v2v}** (`v2-design.md` items 3-4 as written: every device commits every epoch, "
+        "each commitment opened with probability challengeBps/10000 from randomness drawn "
+        "after the commit deadline, rewards since the last passed proof vest on a pass and are "
+        f"forfeited on a miss, grace miss); **{v2}** (the same, but the emission is paid per "
+        "passed opening: the device's share of that epoch divided by the probability it was "
+        "opened, 1 for a device owed a proof). Networks: the launch network "
+        f"(total Active weight {w_def:,.0f}) and a small one ({w_small:,.0f}); PIN per epoch, "
+        "PIN = $1 for gas (L2 at 0.01 gwei) and bond capital (10%/year).")
+    add("")
+    add("**m per class** (`pinfi_dev/sim/sizing.py::capacity`): products per commit window, "
+        "compute budget (commitWindow - 1) x 12 s, product at dense INT8 peak (4-bit entries "
+        "make INT8 with int32 accumulation exact, the fastest exact path), and the better of "
+        "host hashing (reference agent: GPU, PCIe copy and host SHA-256 pipelined) and hashing "
+        "on the card (SHA-256 at hashcat rates, after the product).")
+    add("")
+    add("| class | budget s | product s | host period s | card period s | m (host hashing) | "
+        "m (hashing on the card) | **m** |")
+    add("|---|---|---|---|---|---|---|---|")
+    for name, cap in a.capacity.items():
+        card = f"{cap.gpu_period_s:.2f}" if cap.m_gpu else "-"
+        add(f"| {name} | {cap.budget_s:.0f} | {cap.gemm_s:.3g} | {cap.host_period_s:.3g} | "
+            f"{card} | {cap.m_host} | {cap.m_gpu or '-'} | **{cap.m}** |")
+    add("")
+    add("### Ghost: expected PIN per epoch (until its slashing miss)")
+    add("")
+    add(f"| class | v1 ghost profitable below total weight | {v1} default / small | "
+        f"{v2v} default / small | **{v2}** default / small |")
+    add("|---|---|---|---|---|")
+    for name, g in ghost.items():
+        br = g["by_rules"]
+        add(f"| {name} | {br[v1]['profitable_below_total_weight']:,.0f} | "
+            f"{br[v1]['default']:+.3f} / {br[v1]['small_network']:+.3f} | "
+            f"{br[v2v]['default']:+.3f} / {br[v2v]['small_network']:+.3f} | "
+            f"**{g['default']:+.3f} / {g['small_network']:+.3f}** |")
+    add("")
+    add("- Under v1 a ghost earns `E w / W` per epoch and loses `p x missSlash x bond`: it "
+        "profits while the total Active weight is below `E w / (p S)`, "
+        "about 1,200-1,500 for the GPU classes: a network's first days, where the first "
+        "device of a class earns all 150 PIN of an epoch. No slash up to the bond fixes that "
+        "at every size. With vesting (any v2 variant) a ghost never passes an opening, so it "
+        "never claims anything: its profit is the negative of its gas, capital and the slash "
+        "of its second miss, at every network size.")
+    add("")
+    add("### Sybil: profit-maximising identities per card")
+    add("")
+    add(f"| class | m | **{v2}** default / small | {v2v} default / small | "
+        f"m host | {v1} @ m host default / small | {vest} @ m host | {v2v} @ m host | "
+        f"{v2} @ m host |")
+    add("|---|---|---|---|---|---|---|---|---|")
+    for name, s_ in sybil.items():
+        br = s_["by_rules"]
+
+        def pair(key: str, br: dict[str, Any] = br) -> str:
+            if key not in br:
+                return "-"
+            return f"{br[key]['default']['best_n']} / {br[key]['small_network']['best_n']}"
+
+        flag = "" if max(s_["default"], s_["small_network"]) <= s_["m"] else " (> m)"
+        add(f"| {name} | {s_['m']} | **{s_['default']} / {s_['small_network']}**{flag} | "
+            f"{pair(v2v + '@m')} | {s_['m_host']} | {pair(v1 + '@m_host')} | "
+            f"{pair(vest + '@m_host')} | {pair(v2v + '@m_host')} | {pair(v2 + '@m_host')} |")
+    add("")
+    add("- **v1**: selection is known at the epoch start, so a card only computes the "
+        "identities selected that epoch; with p = 5% one card answers for many: "
+        "the best N is the table's v1 column (the analysis of issue 10 found 15-55 at a total "
+        "weight of 1,000 with m = 1-3). **Vesting alone** changes nothing: the selected "
+        "identities are the ones the card proves, so they vest.")
+    add(f"- **{v2v}** (the design note as written): every identity commits and the card "
+        "cannot know which commitments will be opened, but an identity's rewards accrued while "
+        "its commitment was garbage still vest at its next passed opening. A greedy attacker "
+        "proves the m identities holding the most unvested rewards and leaves garbage in the "
+        "freshly vested ones: an opened garbage commitment forfeits little, and the first miss "
+        "in 30 epochs costs no bond. Where the reward per identity `E w / W` exceeds "
+        "`p x missSlash x bond` (the v1 ghost condition, small networks) one card profits "
+        "from more than m identities (see the table).")
+    add(f"- **{v2}**: only a passed opening earns, so a card's income is at most m honest "
+        "commitments x p x (share / p) = m shares, whatever N: identities beyond m add "
+        "dilution, gas, bond capital and slashes, never income. Leverage <= m at every network "
+        "size, and a ghost earns nothing. This is the rule the contracts need (the vesting "
+        "accumulator stays: a passed opening credits `weight x (rpw(epoch end) - "
+        "rpw(epoch start)) x 10000 / challengeBps`, 1x for a device owed a proof).")
+    add("- The Sybil's best response is a seeded Monte Carlo of a greedy attacker for N > m "
+        "(N <= m: all honest, closed form); the scanned N and the profit of each are in "
+        "`results.json` (`sybil_leverage.<class>.by_rules`).")
+    add("")

@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from pinfi_dev.sim.assumptions import ClassEconomics
 from pinfi_dev.sim.params import BLOCK_SECONDS, ClassParams
 
-__all__ = ["HashRates", "SizingRow", "measure_hashing", "sizing_row"]
+__all__ = [
+    "Capacity",
+    "HashRates",
+    "SizingRow",
+    "capacity",
+    "measure_hashing",
+    "sizing_row",
+]
 
 PCIE_GB_S = 20.0
 """Device-to-host copy of C (PCIe 4.0 x16, practical; assumption)."""
@@ -118,3 +125,70 @@ def sizing_row(p: ClassParams, econ: ClassEconomics, rates: HashRates) -> Sizing
         slack=budget / prover_s if prover_s > 0 else math.inf, proof_bytes=proof_bytes,
         verifier_gas=int(gas), survive_half=0.5**p.k,
     )
+
+
+def sha256_compressions(n: int, leaf: int) -> int:
+    """SHA-256 compressions of the Merkle tree over C (``n^2`` uint32 entries, ``leaf`` per leaf).
+
+    A leaf of ``4 leaf`` bytes takes ``4 leaf / 64 + 1`` compressions (padding block), an inner
+    node (64-byte message) two.
+    """
+    leaves = n * n // leaf
+    return leaves * (4 * leaf // 64 + 1) + 2 * (leaves - 1)
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Products one card computes inside one commit window: ``m`` of the class table.
+
+    Two ways to build the commitment: the reference agent's (product on the card, C copied to
+    the host and hashed by the host cores; the three stages pipeline across products) and the
+    fastest one (Merkle hashing moved to the card, after the product on the same card). ``m`` is
+    the larger: what a card *can* answer, whatever software its owner runs.
+    """
+
+    name: str
+    budget_s: float
+    gemm_s: float
+    host_period_s: float
+    host_fill_s: float
+    gpu_period_s: float
+    m_host: int
+    m_gpu: int
+
+    @property
+    def m(self) -> int:
+        return max(1, self.m_host, self.m_gpu)
+
+    def as_dict(self) -> dict[str, float | int | str | None]:
+        d: dict[str, float | int | str | None] = {
+            k: (None if v == math.inf else round(v, 4) if isinstance(v, float) else v)
+            for k, v in self.__dict__.items()}
+        d["m"] = self.m
+        return d
+
+
+def capacity(p: ClassParams, econ: ClassEconomics, rates: HashRates,
+             block_seconds: float = BLOCK_SECONDS) -> Capacity:
+    """``m`` of class ``p`` on the card of ``econ`` (dense INT8 at peak: an upper bound)."""
+    n = p.n
+    ops = 2.0 * n**3
+    budget = max(0.0, (p.commit_window - 1) * block_seconds)
+    if econ.int8_tops > 0:
+        gemm = ops / (econ.int8_tops * 1e12)
+        copy = n * n * 4 / (PCIE_GB_S * 1e9)
+    else:  # a CPU class: the product and the hashing share the host
+        gemm = ops / (econ.throughput_tflops * 1e12)
+        copy = 0.0
+    host_hash = rates.seconds(n, p.leaf, econ.host_cores)
+    stages = (gemm, copy, host_hash)
+    period = max(stages)
+    fill = sum(stages) - period
+    m_host = int((budget - fill) // period) if budget > fill else 0
+    if econ.gpu_sha256_ghs > 0:
+        gpu_period = gemm + sha256_compressions(n, p.leaf) / (econ.gpu_sha256_ghs * 1e9)
+        m_gpu = int(budget // gpu_period)
+    else:
+        gpu_period, m_gpu = math.inf, 0
+    return Capacity(name=p.name, budget_s=budget, gemm_s=gemm, host_period_s=period,
+                    host_fill_s=fill, gpu_period_s=gpu_period, m_host=m_host, m_gpu=m_gpu)
