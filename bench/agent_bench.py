@@ -7,7 +7,12 @@ best of ``--repeat`` each, interleaved so machine noise hits both alike. The rat
 
 Usage::
 
-    python bench/agent_bench.py [--quick] [--repeat 3] [--out bench/results/agent.json]
+    python bench/agent_bench.py [--quick] [--config 4096:32 ...] [--repeat 3]
+                                [--out bench/results/agent.json]
+
+The tree is hashed by the native batch hasher when it was built (``machine.hasher`` in the JSON
+says which: ``native/sha-ni``, ``native/portable`` or ``hashlib``); ``PINFI_NATIVE_HASH=0``
+measures the hashlib fallback.
 
 Other backends (the agent's torch/CUDA backend) plug in through :func:`bench_backend`, which
 takes a pipeline callable and a baseline callable and returns rows of the same shape; pass them
@@ -32,6 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pinfi import protocol
+from pinfi.protocol.merkle import hasher as tree_hasher
 
 log = logging.getLogger("agent_bench")
 
@@ -119,7 +125,7 @@ def machine_info() -> dict[str, Any]:
         pass
     blas = "unknown"
     try:
-        cfg = np.show_config(mode="dicts")  # type: ignore[call-arg]
+        cfg = np.show_config(mode="dicts")  # type: ignore[call-arg, func-returns-value]
         blas = str(cfg.get("Build Dependencies", {}).get("blas", {}).get("name", "unknown"))
     except Exception:  # numpy builds without the dict mode
         pass
@@ -135,6 +141,7 @@ def machine_info() -> dict[str, Any]:
         "blas": blas,
         "platform": platform.platform(),
         "load_avg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "hasher": tree_hasher(),
     }
 
 
@@ -153,7 +160,7 @@ def format_table(rows: Sequence[dict[str, Any]], title: str) -> str:
 def cuda_available() -> bool:
     """Whether torch is installed and sees a CUDA device."""
     try:
-        import torch
+        import torch  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return False
     return bool(torch.cuda.is_available())
@@ -165,7 +172,7 @@ def cuda_rows(
     """The ``cuda`` section: the agent's torch pipeline (generation on the GPU, exact GEMM in
     ``mode``, copy back, SHA-256 tree on the CPU) against torch's bare GEMM of the same size,
     inputs and arithmetic on the same GPU."""
-    import torch
+    import torch  # type: ignore[import-not-found, unused-ignore]
 
     from provider_agent.backends import TorchBackend
 
@@ -179,8 +186,13 @@ def cuda_rows(
         gen = torch.Generator(device="cuda").manual_seed(n)
         a = torch.randint(0, 16, (n, n), dtype=torch.int8, device="cuda", generator=gen)
         bt = torch.randint(0, 16, (n, n), dtype=torch.int8, device="cuda", generator=gen)
-        b = bt.t() if mode == "int8" else bt.to(
-            {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[mode]).t()
+        b = (
+            bt.t()
+            if mode == "int8"
+            else bt.to(
+                {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[mode]
+            ).t()
+        )
 
         def mm() -> object:
             c = backend._mm(a, b)
@@ -213,26 +225,48 @@ def run(
     return result
 
 
+def parse_config(text: str) -> tuple[int, int]:
+    """``N:L`` (for example ``4096:32``) as ``(n, leaf)``."""
+    try:
+        n, leaf = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N:L such as 4096:32, got {text!r}") from None
+    return n, leaf
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="n=1024 only")
+    ap.add_argument(
+        "--config",
+        type=parse_config,
+        action="append",
+        metavar="N:L",
+        help="run only this CPU configuration (repeatable), e.g. 4096:32",
+    )
     ap.add_argument("--repeat", type=int, default=3, help="best of this many runs (default 3)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output path")
-    ap.add_argument("--cuda-mode", default="int8", choices=("int8", "fp16", "bf16", "fp32"),
-                    help="GEMM arithmetic of the cuda rows (default int8)")
+    ap.add_argument(
+        "--cuda-mode",
+        default="int8",
+        choices=("int8", "fp16", "bf16", "fp32"),
+        help="GEMM arithmetic of the cuda rows (default int8)",
+    )
     ap.add_argument("--no-cuda", action="store_true", help="skip the cuda rows")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     extra = None
     if not args.no_cuda and cuda_available():
-        import torch
+        import torch  # type: ignore[import-not-found, unused-ignore]
 
         cfgs = CUDA_QUICK_CONFIGS if args.quick else CUDA_CONFIGS
         extra = {"cuda": cuda_rows(cfgs, args.repeat, args.cuda_mode)}
         gpu = torch.cuda.get_device_name(0)
-    result = run(QUICK_CONFIGS if args.quick else CPU_CONFIGS, args.repeat, args.out, extra)
-    print(format_table(result["cpu"], "cpu (numpy fp32 BLAS + hashlib SHA-256)"))
+    configs = args.config or (QUICK_CONFIGS if args.quick else CPU_CONFIGS)
+    result = run(configs, args.repeat, args.out, extra)
+    hasher = result["machine"]["hasher"]
+    print(format_table(result["cpu"], f"cpu (numpy fp32 BLAS + SHA-256 {hasher})"))
     if extra:
         result["machine"]["gpu"] = gpu
         result["machine"]["cuda_mode"] = args.cuda_mode
