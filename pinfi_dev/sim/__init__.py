@@ -4,7 +4,7 @@
 (:mod:`pinfi_dev.sim.model`), the five experiments (:mod:`pinfi_dev.sim.experiments`) and writes PNG
 figures, ``results.json`` and ``report.md`` under ``out/sim/``. Lease prices come from
 :mod:`pinfi.protocol` (the contract mirror) through :mod:`pinfi_dev.sim.pricing`; the protocol
-parameters from ``pinfi/params/classes.json`` (:mod:`pinfi_dev.sim.params`).
+parameters from ``pinfi/params/classes.json`` through :mod:`pinfi.params`.
 """
 
 from __future__ import annotations

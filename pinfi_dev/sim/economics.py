@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pinfi.params import ClassParams, NetworkParams
 from pinfi.protocol import UNIT
 from pinfi_dev.sim.assumptions import INFERENCE, ClassEconomics, InferenceAssumptions
 from pinfi_dev.sim.model import Behaviour, Demand
-from pinfi_dev.sim.params import ClassParams, NetworkParams
 from pinfi_dev.sim.pricing import PriceBook
 
 __all__ = [

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from pinfi.params import ClassParams, NetworkParams, emitted_until
 from pinfi_dev.sim import attacks as atk
 from pinfi_dev.sim import economics as eco
 from pinfi_dev.sim.assumptions import CLASS_ECON, INFERENCE, TOKEN_USD
 from pinfi_dev.sim.metrics import SettleResult, hourly_profile, settle
 from pinfi_dev.sim.model import Behaviour, ClassMarket, Demand, Scenario, run_market
-from pinfi_dev.sim.params import ClassParams, NetworkParams, emitted_until
 from pinfi_dev.sim.pricing import PriceBook
 from pinfi_dev.sim.sizing import Capacity, HashRates, SizingRow, capacity, sizing_row
 

@@ -39,9 +39,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pinfi.params import ClassParams, NetworkParams, emitted_until
 from pinfi.protocol import UNIT
+from pinfi.types import BPS
 from pinfi_dev.sim.assumptions import ClassEconomics
-from pinfi_dev.sim.params import BPS, ClassParams, NetworkParams, emitted_until
 from pinfi_dev.sim.pricing import PriceBook, split
 
 __all__ = [

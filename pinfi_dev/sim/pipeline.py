@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from pinfi.params import PARAMS_PATH, load_params, validate
 from pinfi_dev.sim import attacks as atk
 from pinfi_dev.sim import experiments as ex
 from pinfi_dev.sim import plots
 from pinfi_dev.sim.model import Behaviour, Demand
-from pinfi_dev.sim.params import PARAMS_PATH, load_params, validate
 from pinfi_dev.sim.pricing import PriceBook
 from pinfi_dev.sim.report import write_report
 from pinfi_dev.sim.sizing import HashRates

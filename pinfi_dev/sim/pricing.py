@@ -14,8 +14,8 @@ from typing import ClassVar
 import numpy as np
 
 from pinfi import protocol
+from pinfi.params import ClassParams
 from pinfi.protocol import UNIT
-from pinfi_dev.sim.params import ClassParams
 
 __all__ = ["PriceBook", "contract_quote", "split"]
 

@@ -17,8 +17,8 @@ import math
 import time
 from dataclasses import dataclass
 
+from pinfi.params import BLOCK_SECONDS, ClassParams
 from pinfi_dev.sim.assumptions import ClassEconomics
-from pinfi_dev.sim.params import BLOCK_SECONDS, ClassParams
 
 __all__ = [
     "Capacity",

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
+from pinfi.params import load_params
 from pinfi_dev.sim import attacks as atk
 from pinfi_dev.sim import experiments as ex
 from pinfi_dev.sim.model import Behaviour, Demand
-from pinfi_dev.sim.params import load_params
 from pinfi_dev.sim.pipeline import attack_results
 from pinfi_dev.sim.sizing import HashRates, capacity
 

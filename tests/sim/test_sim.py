@@ -18,11 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pinfi import protocol
+from pinfi.params import ClassParams, emitted_until, load_params, load_raw, validate
 from pinfi_dev.sim import economics as eco
 from pinfi_dev.sim import experiments as ex
 from pinfi_dev.sim.metrics import settle
 from pinfi_dev.sim.model import Behaviour, Demand, Scenario, run_market
-from pinfi_dev.sim.params import ClassParams, emitted_until, load_params, load_raw, validate
 from pinfi_dev.sim.pricing import PriceBook, contract_quote, split
 
 NETWORK, CLASSES = load_params()
