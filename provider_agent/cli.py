@@ -81,14 +81,18 @@ def _tokens(x: int) -> str:
     return f"{x / UNIT:,.4f}"
 
 
+#: Keys of token (and ETH) amounts in JSON output: integer wei as decimal strings, never floats.
+AMOUNT_KEYS = frozenset({"bond", "earned", "pool", "operatorBalance", "amount", "cost"})
+
+
 def _wei(obj: Any) -> Any:
-    """JSON-ready copy of ``obj`` with every int amount as a decimal string (no floats)."""
+    """JSON-ready copy of ``obj`` with every amount (``AMOUNT_KEYS``) as a decimal string of
+    wei: JSON numbers lose precision above 2^53 and floats round."""
     if isinstance(obj, dict):
-        return {k: _wei(v) for k, v in obj.items()}
+        return {k: str(v) if k in AMOUNT_KEYS and isinstance(v, int) else _wei(v)
+                for k, v in obj.items()}
     if isinstance(obj, list):
         return [_wei(v) for v in obj]
-    if isinstance(obj, int) and not isinstance(obj, bool):
-        return str(obj)
     return obj
 
 

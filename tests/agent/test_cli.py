@@ -229,8 +229,8 @@ def test_lease_job_served_and_metrics(chain, system, deployer, alice, bob, tmp_p
     _drive(chain, daemon, lambda: journal_row() is not None and journal_row().state == "RUNNING",
            limit=3 * 20)
     assert system.staking.currentEpoch() >= start_epoch
-    env = ah.wait_for(lambda: (out_dir / f"{lease_id}.json").exists()
-                      and (out_dir / f"{lease_id}.json").read_text() or None, 120,
+    env = ah.wait_for(lambda: ((out_dir / f"{lease_id}.json").exists()
+                      and (out_dir / f"{lease_id}.json").read_text()) or None, 120,
                       what="job env")
     env = json.loads(env)
     assert env["PINFI_LEASE_ID"] == str(lease_id) and env["PINFI_DEVICE_ID"] == str(dev)

@@ -87,3 +87,72 @@ def test_honest_agent_20_epochs(chain, system, deployer, alice, tmp_path):
     d.step()  # the last step may have sent a checkpoint: its receipt is swept now
     assert d.ctx.journal.pending_txs(d.ctx.address) == []
     assert EPOCH_BLOCKS == 20
+
+
+def test_devices_of_one_host_are_computed_in_parallel(chain, system, deployer, alice, bob,
+                                                      tmp_path):
+    """Two selected devices on one backend are computed at the same time (a worker pool per
+    backend), so a host with several devices proves them all within the window."""
+    import threading
+    import time
+
+    from provider_agent.backends import CpuBackend
+    from provider_agent.context import open_context
+
+    spans: list[tuple[float, float]] = []
+    lock = threading.Lock()
+
+    class Slow(CpuBackend):
+        def product(self, s, n, progress=None):
+            t0 = time.monotonic()
+            time.sleep(1.0)  # a big product
+            out = super().product(s, n, progress)
+            with lock:
+                spans.append((t0, time.monotonic()))
+            return out
+
+    slow = Slow()
+    op = ah.make_key(tmp_path, "operator", deployer)
+    devs = [ah.register(system, owner, op.address) for owner in (alice, bob)]
+    dep = ah.write_deployment(tmp_path / "deployment.json", system, chain)
+    cfg = ah.write_config(tmp_path, ah.rpc_uri(chain), dep, devs, op)
+    d = Daemon(open_context(config_mod.load(cfg)), backend_for=lambda _dev: slow)
+    d.start(serve_metrics=False)
+    spans.clear()
+    e = system.staking.currentEpoch() + 1
+    ah.goto_block(chain, system.staking.genesisBlock() + e * EPOCH_BLOCKS + 1)
+    d.step()
+    rows = [d.ctx.journal.get_proof(dev, e) for dev in devs]
+    assert all(r is not None and r.state in (st.COMMITTED, st.COMMIT_SENT, st.OPENED)
+               for r in rows), rows
+    assert len(spans) == 2
+    (_, a1), (b0, _) = sorted(spans)
+    assert b0 < a1, f"computations did not overlap: {spans}"
+
+
+def test_config_file_devices_reloaded_while_running(chain, system, deployer, alice, tmp_path):
+    """With chain discovery off, a device appended to the config file (as ``register`` does) is
+    proved by the running daemon; a config that stops loading keeps the old devices."""
+    op = ah.make_key(tmp_path, "operator", deployer)
+    first = ah.register(system, alice, op.address)
+    d = _daemon(tmp_path, chain, system, [first], op, discover_devices=False)
+    d.step()
+    late = ah.register(system, alice, op.address)
+    d.step()
+    assert d.devices.current() == [first]  # not in the file, discovery off
+    cfg = d.cfg.path
+    config_mod.set_devices(cfg, [first, late])
+    d.step()
+    assert d.devices.current() == [first, late]
+    good = cfg.read_text()
+    cfg.write_text(good + "\n[jobs]\ncommand = \"job {leaseid}\"\n")
+    d.step()
+    assert d.devices.current() == [first, late]
+    e = system.staking.currentEpoch() + 1
+    ah.goto_block(chain, system.staking.genesisBlock() + e * EPOCH_BLOCKS + 1)
+    for _ in range(EPOCH_BLOCKS):
+        d.step()
+        chain.mine(1)
+        if system.verifier.proofStatus(late, e) == OPENED:
+            break
+    assert system.verifier.proofStatus(late, e) == OPENED

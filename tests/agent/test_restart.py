@@ -196,8 +196,8 @@ def test_reorg_moves_the_commit_block(chain, project, deployer, alice, tmp_path)
     w3 = d.ctx.w3
     e = system.staking.currentEpoch() + 1
     ah.goto_block(chain, system.staking.genesisBlock() + e * ah.ROOMY_EPOCH_BLOCKS + 1)
-    # A keeper stores the seed first, so the reorg below removes the commit's block alone. (A
-    # reorg that also drops the operator's own earlier tx leaves a nonce gap: see the issue note.)
+    # A keeper stores the seed first, so the reorg below removes the commit's block alone (the
+    # next test drops an earlier operator transaction too).
     system.verifier.checkpoint(sender=deployer)
     snap = w3.provider.make_request("evm_snapshot", [])["result"]
     d.step()  # checkpoint, compute, commit (automined)
@@ -223,3 +223,47 @@ def test_reorg_moves_the_commit_block(chain, project, deployer, alice, tmp_path)
                                                                                first_hash)
     commit = d.ctx.journal.get_tx(f"commit:{dev}:{e}")
     assert commit.status == "mined" and len(set(commit.hashes)) == 1
+
+
+def test_reorg_dropping_an_earlier_tx_leaves_no_nonce_gap(chain, project, deployer, alice,
+                                                          tmp_path):
+    """A reorg drops the operator's checkpoint (nonce N) and its commit (N + 1), both already
+    recorded mined: the agent rebroadcasts both in nonce order (resending only the commit
+    would leave it stuck behind the missing nonce N until the window closes)."""
+    system = ah.deploy(project, chain, deployer, ah.ROOMY_CLASS, ah.ROOMY_EPOCH_BLOCKS)
+    op = ah.make_key(tmp_path, "operator", deployer)
+    dev = ah.register(system, alice, op.address)
+    dep = ah.write_deployment(tmp_path / "deployment.json", system, chain)
+    cfg = ah.write_config(tmp_path, ah.rpc_uri(chain), dep, [dev], op, confirmations=1)
+    d = Daemon.from_config(config_mod.load(cfg))
+    d.start(serve_metrics=False)
+    w3 = d.ctx.w3
+    e = system.staking.currentEpoch() + 1
+    start = system.staking.genesisBlock() + e * ah.ROOMY_EPOCH_BLOCKS
+    ah.goto_block(chain, start + 1)  # the head is the epoch's first block: its seed is known
+    snap = w3.provider.make_request("evm_snapshot", [])["result"]
+    for _ in range(8):  # checkpoint (nonce N), then the commit (N + 1), each 1 block deep
+        d.step()
+        row = d.ctx.journal.get_proof(dev, e)
+        if row is not None and row.state == st.COMMITTED:
+            break
+        w3.provider.make_request("evm_mine", [])
+    assert row.state == st.COMMITTED, row
+    checkpoint = d.ctx.journal.get_tx(f"checkpoint:{e}")
+    commit = d.ctx.journal.get_tx(f"commit:{dev}:{e}")
+    assert checkpoint.status == "mined" and commit.status == "mined"
+    assert commit.nonce == checkpoint.nonce + 1
+    w3.provider.make_request("evm_revert", [snap])
+    for tx in (checkpoint, commit):
+        w3.provider.make_request("anvil_dropTransaction", [tx.hash])
+    for _ in range(3):
+        w3.provider.make_request("evm_mine", [])
+    assert w3.eth.get_transaction_count(op.address) == checkpoint.nonce
+    for _ in range(12):
+        d.step()
+        if system.verifier.proofStatus(dev, e) == OPENED:
+            break
+        w3.provider.make_request("evm_mine", [])
+    assert system.verifier.proofStatus(dev, e) == OPENED, d.ctx.journal.get_proof(dev, e)
+    assert d.ctx.journal.get_tx(f"checkpoint:{e}").status == "mined"
+    assert len(set(d.ctx.journal.get_tx(f"commit:{dev}:{e}").hashes)) == 1
