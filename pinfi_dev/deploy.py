@@ -50,7 +50,7 @@ DEFAULT_PARAMS = pp.PARAMS_PATH
 DEFAULT_OUT = Path("deployments")
 # Contract names of the attributes of :class:`Deployed`.
 NAMES = {"token": "PinToken", "staking": "Staking", "verifier": "PoCPSVerifier",
-         "pool": "DissipativePool"}
+         "pool": "DissipativePool", "registry": ch.REGISTRY_NAME}
 # Immutables of the deployed contracts: (NetworkParams attribute, contract attribute, getter).
 IMMUTABLES = (("epoch_blocks", "staking", "epochBlocks"),
               ("unbonding_blocks", "staking", "unbondingBlocks"),
@@ -89,22 +89,27 @@ class Deployed:
     verifier: Any
     pool: Any | None
     admin: Any
+    registry: Any | None = None  # EndpointRegistry (gateway discovery, docs/delivery.md)
 
     def addresses(self) -> dict[str, str]:
         out = {"PinToken": self.token.address, "Staking": self.staking.address,
                "PoCPSVerifier": self.verifier.address}
         if self.pool is not None:
             out["DissipativePool"] = self.pool.address
+        if self.registry is not None:
+            out[ch.REGISTRY_NAME] = self.registry.address
         return out
 
     @classmethod
     def at(cls, project: Any, addresses: Mapping[str, str], admin: Any) -> Deployed:
         """Ape instances of a recorded deployment."""
         pool = addresses.get("DissipativePool")
+        registry = addresses.get(ch.REGISTRY_NAME)
         return cls(project.PinToken.at(addresses["PinToken"]),
                    project.Staking.at(addresses["Staking"]),
                    project.PoCPSVerifier.at(addresses["PoCPSVerifier"]),
-                   project.DissipativePool.at(pool) if pool else None, admin)
+                   project.DissipativePool.at(pool) if pool else None, admin,
+                   project.EndpointRegistry.at(registry) if registry else None)
 
 
 def proof_params(cls: ClassParams | pp.ProofParams | Mapping[str, Any]) -> tuple[int, ...]:
@@ -145,10 +150,36 @@ def deploy_protocol(project: Any, chain: Any, admin: Any,
         pool = project.DissipativePool.deploy(token, staking, verifier, admin, sender=admin)
         verifier.setPool(pool, sender=admin)
         staking.setPool(pool, sender=admin)
-    deployed = Deployed(token, staking, verifier, pool, admin)
+    registry = deploy_registry(project, staking, admin)
+    deployed = Deployed(token, staking, verifier, pool, admin, registry)
     for cls in typed:
         configure_class(deployed, cls)
     return deployed
+
+
+def deploy_registry(project: Any, staking: Any, admin: Any) -> Any | None:
+    """Deploy the EndpointRegistry of ``staking`` (None when the project does not have it)."""
+    if not hasattr(project, ch.REGISTRY_NAME):
+        return None
+    return project.EndpointRegistry.deploy(staking, sender=admin)
+
+
+def _registry_fixes(project: Any, d: Deployed, record: ch.Deployment) -> tuple[list[str],
+                                                                                list[_Fix]]:
+    """The EndpointRegistry: deployed when the recorded deployment predates it (the fix adds
+    its address to ``record``), checked against Staking when it exists."""
+    if not hasattr(project, ch.REGISTRY_NAME):
+        return [], []
+    if d.registry is None:
+        def add() -> None:
+            d.registry = deploy_registry(project, d.staking, d.admin)
+            record.contracts[ch.REGISTRY_NAME] = str(d.registry.address)
+        return [f"no {ch.REGISTRY_NAME}"], [_Fix(f"deploy {ch.REGISTRY_NAME}", add)]
+    have, want = _addr(d.registry.staking()), _addr(d.staking)
+    if have != want:
+        raise DeployError(f"wiring mismatch: {ch.REGISTRY_NAME}.staking() is {have}, "
+                          f"expected {want}")
+    return [], []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,6 +366,8 @@ def deploy(project: Any, chain: Any, account: Any, params: Params | Mapping[str,
     chain_id = int(chain.chain_id)
     path = Path(out_dir) / f"{chain_id}.json"
     abis = {name: compiled_abi(project, name) for name in CONTRACTS}
+    if hasattr(project, ch.REGISTRY_NAME):
+        abis[ch.REGISTRY_NAME] = compiled_abi(project, ch.REGISTRY_NAME)
     hashes = {name: ch.abi_hash(abi) for name, abi in abis.items()}
     drift = ch.shipped_abi_drift(abis)
     if drift:
@@ -410,10 +443,13 @@ def _reconcile(project: Any, account: Any, p: Params, path: Path, record: ch.Dep
     recorded = {int(c["id"]) for c in record.class_entries()}
     for cid in sorted(recorded - {c.id for c in p.classes}):
         echo(f"class {cid} is configured on-chain but not in the parameters file: left as is")
-    new_record = replace(record, abi_hashes=hashes, params={
+    new_record = replace(record, contracts=dict(record.contracts), abi_hashes=hashes, params={
         **wanted, "classes": _merge_classes(record.class_entries(), wanted["classes"])})
     if new_record.genesis_block is None:
         new_record.genesis_block = int(d.staking.genesisBlock())
+    rdiffs, rfixes = _registry_fixes(project, d, new_record)
+    diffs += rdiffs
+    fixes += rfixes
     if check:
         for line in diffs:
             echo(f"would fix: {line}")

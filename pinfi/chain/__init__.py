@@ -20,6 +20,8 @@ from . import reads
 from .abi import (
     ABI_DIR,
     CONTRACT_NAMES,
+    REGISTRY_NAME,
+    SHIPPED_NAMES,
     abi_hash,
     compiled_abis,
     export_abis,
@@ -64,7 +66,9 @@ __all__ = [
     "ABI_DIR",
     "CONTRACT_NAMES",
     "GWEI",
+    "REGISTRY_NAME",
     "REVERTS",
+    "SHIPPED_NAMES",
     "TRANSIENT",
     "ChainError",
     "ChallengeInfo",

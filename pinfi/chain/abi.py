@@ -18,6 +18,10 @@ from .errors import ChainError
 
 ABI_DIR = Path(__file__).resolve().parents[1] / "abi"
 CONTRACT_NAMES = ("PinToken", "Staking", "PoCPSVerifier", "DissipativePool")
+#: Contracts a deployment may have besides the protocol (G1, issue 11: gateway discovery).
+REGISTRY_NAME = "EndpointRegistry"
+#: Every contract whose ABI ships (exported, and read by the revert decoder).
+SHIPPED_NAMES = (*CONTRACT_NAMES, REGISTRY_NAME)
 
 Abi = list[dict[str, Any]]
 
@@ -44,7 +48,7 @@ def abi_hash(abi: Abi) -> str:
 
 
 def compiled_abis(build_file: str | Path = ".build/__local__.json",
-                  names: Iterable[str] = CONTRACT_NAMES) -> dict[str, Abi]:
+                  names: Iterable[str] = SHIPPED_NAMES) -> dict[str, Abi]:
     """ABIs of ``names`` from Ape's compiled manifest (those present)."""
     data = json.loads(Path(build_file).read_text())
     types = data.get("contractTypes", {})
@@ -58,7 +62,7 @@ def shipped_abi_drift(abis: dict[str, Abi]) -> list[str]:
 
 
 def export_abis(build_file: str | Path = ".build/__local__.json", dest: str | Path = ABI_DIR,
-                names: Iterable[str] = CONTRACT_NAMES) -> list[Path]:
+                names: Iterable[str] = SHIPPED_NAMES) -> list[Path]:
     """Write ``dest/<name>.json`` for every compiled contract of ``names``; returns the paths."""
     from .revert import error_table
 

@@ -218,3 +218,36 @@ def proof_record(c: Contracts, device_id: int, epoch: int, block: Block = "lates
         c.verifier.functions.record(device_id, epoch), block)
     return ProofRecord(bytes(root), int(e), int(commit_block), int(open_block),
                        ProofStatus(int(status)))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """``EndpointRegistry.endpointOf``: a device's published gateway (docs/delivery.md#discovery).
+
+    ``current`` is False when whoever published it is no longer the device's owner (the entry is
+    stale and a client ignores it); ``url`` is ``""`` when none was published."""
+
+    device_id: int
+    url: str
+    set_by: str
+    updated_block: int
+    current: bool
+
+
+def registry(c: Contracts) -> Contract:
+    """The deployment's EndpointRegistry (``ChainError`` when it has none)."""
+    from .abi import REGISTRY_NAME
+    from .deployment import contract
+
+    addr = c.deployment.contracts.get(REGISTRY_NAME)
+    if not addr:
+        raise ChainError(f"deployment of chain {c.deployment.chain_id} has no {REGISTRY_NAME} "
+                         "(ape run deploy adds it)")
+    return contract(c.w3, REGISTRY_NAME, addr)
+
+
+def endpoint(c: Contracts, device_id: int, block: Block = "latest") -> Endpoint:
+    url, set_by, updated = call(registry(c).functions.endpointOf(device_id), block)
+    owner = device_summary(c, device_id, block).owner
+    current = bool(url) and str(set_by).lower() == str(owner).lower()
+    return Endpoint(device_id, str(url), str(set_by), int(updated), current)

@@ -15,7 +15,7 @@ from eth_abi import decode as abi_decode
 from eth_utils import function_abi_to_4byte_selector
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
-from .abi import CONTRACT_NAMES, has_abi, load_abi
+from .abi import SHIPPED_NAMES, has_abi, load_abi
 from .errors import TxReverted
 
 #: web3's exceptions for a call or gas estimate that reverted.
@@ -61,7 +61,7 @@ def _abi_type(inp: dict[str, Any]) -> str:
 def error_table() -> dict[bytes, ErrorSpec]:
     """Selector -> :class:`ErrorSpec` of every custom error in the shipped ABIs."""
     table: dict[bytes, ErrorSpec] = {}
-    for contract in CONTRACT_NAMES:
+    for contract in SHIPPED_NAMES:
         if not has_abi(contract):
             continue
         for item in load_abi(contract):

@@ -65,7 +65,7 @@ def test_fresh_deployment_writes_a_complete_file(project, chain, deployer, param
     assert outcome.deployed and outcome.path == path and path.is_file()
     rec = json.loads(path.read_text())
     assert rec["chainId"] == chain.chain_id
-    assert set(rec["contracts"]) == set(dep.CONTRACTS)
+    assert set(rec["contracts"]) == {*dep.CONTRACTS, ch.REGISTRY_NAME}
     assert rec["deployer"] == deployer.address
     assert 0 < rec["deploymentBlock"] <= rec["genesisBlock"] <= chain.blocks.head.number
     assert rec["params"] == dep.record_params(params)
@@ -98,7 +98,7 @@ def test_second_run_changes_nothing(project, chain, deployer, params, fresh):
     assert deployer.nonce == nonce and chain.blocks.head.number == head  # no transaction
     assert path.read_bytes() == before and path.stat().st_mtime_ns == mtime
     assert lines[-1] == "verified, nothing to do"
-    assert sum("verified" in line for line in lines) == len(dep.CONTRACTS) + 1
+    assert sum("verified" in line for line in lines) == len(dep.CONTRACTS) + 2
 
 
 def test_changed_or_new_class_configures_only_that(project, chain, deployer, params, fresh):
@@ -195,8 +195,8 @@ def test_interrupted_run_is_completed(project, chain, deployer, tmp_path):
                            "configure class 1 (cpu-test)"]
     assert d.token.hasRole(d.token.MINTER_ROLE(), d.staking)
     written = json.loads((tmp_path / f"{chain.chain_id}.json").read_text())
-    assert written["contracts"] == d.addresses() and set(written["abiHashes"]) == set(
-        dep.CONTRACTS) and written["genesisBlock"] == d.staking.genesisBlock()
+    assert written["contracts"] == d.addresses() and set(written["abiHashes"]) == {
+        *dep.CONTRACTS, ch.REGISTRY_NAME} and written["genesisBlock"] == d.staking.genesisBlock()
     assert not dep.deploy(project, chain, deployer, small, tmp_path, echo=Lines()).changed
 
 
