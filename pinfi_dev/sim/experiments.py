@@ -1,4 +1,5 @@
-"""The five experiments of the report (LooPIN analysis section 8) and their shared setup.
+"""The experiments of the report (LooPIN analysis section 8, then ghosts and Sybils under the
+PoCPS v2 rules) and their shared setup.
 
 Every run is a :class:`Job` executed by :func:`run_job` (in worker processes when available);
 seeds are fixed per job, so results do not depend on scheduling. The expected-path experiments
@@ -648,7 +649,7 @@ def _leverage_task(task: tuple[atk.AttackEnv, atk.Rules, int, int, int, int, flo
 
 
 def experiment_attacks(setup: Setup, runner: Runner, rates: HashRates, log: Log,
-                       replicas: int = 40, epochs: int = 800) -> AttackResult:
+                       replicas: int = 24, epochs: int = 600) -> AttackResult:
     """Ghost profit and Sybil leverage of every class, at the launch network and at a small
     one, under each rule set of :mod:`pinfi_dev.sim.attacks`. Leverage of the v2 rules is
     found for the class's ``m`` and for ``m_host`` (a card running the reference agent); the
