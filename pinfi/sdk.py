@@ -820,3 +820,89 @@ class PinFi:
         return Receipt(r.tx_hash, r.block_number, r.gas_used,
                        bool(r.events[0]["passed"]) if r.events else None, r.events)
 
+
+    # ---- delivery: the device's gateway (docs/delivery.md; pinfi.delivery.client)
+    # A one-transaction lease with an EIP-2612 permit waits for the pool of the v2 contracts.
+
+    def endpoint(self, device_id: int) -> str:
+        """The gateway URL the device's owner published in the EndpointRegistry."""
+        try:
+            ep = rd.endpoint(self.contracts, device_id)
+        except ch.ChainError as err:
+            raise PinFiError(str(err)) from None
+        if not ep.url:
+            raise PinFiError(f"device {device_id} has published no gateway URL")
+        if not ep.current:
+            raise PinFiError(f"device {device_id}'s gateway URL was set by {ep.set_by}, who no "
+                             "longer owns it")
+        return ep.url
+
+    def set_endpoint(self, device_id: int, url: str) -> Receipt:
+        """Owner: publish (or with ``""`` remove) the device's gateway URL."""
+        reg = rd.registry(self.contracts)
+        return self._receipt(self._send(reg.functions.setEndpoint(device_id, url)))
+
+    def gateway(self, device_id: int, url: str | None = None,
+                check_identity: bool = True) -> Any:
+        """A :class:`pinfi.delivery.client.GatewayClient` for the device (URL from the registry
+        unless given), after the gateway proved it holds the device's operator key."""
+        from pinfi.delivery.client import GatewayClient
+
+        if self.account is None:
+            raise NoAccount("the gateway needs an account to sign requests")
+        gw = GatewayClient(url or self.endpoint(device_id), self.account, self.chain_id,
+                           str(self.pool.address))
+        if check_identity:
+            gw.check_identity(rd.device(self.contracts, device_id).operator)
+        return gw
+
+    def submit(self, lease_id: int, manifest: Any, files: dict[str, Any] | None = None,
+               url: str | None = None) -> dict[str, Any]:
+        """Submit a job manifest (and upload its input ``files``) to the lease's device."""
+        out: dict[str, Any] = self.gateway(lease_device(lease_id), url).submit(
+            lease_id, manifest, files)
+        return out
+
+    def status(self, lease_id: int, job_id: str, url: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = self.gateway(lease_device(lease_id), url, False).status(
+            lease_id, job_id)
+        return out
+
+    def logs(self, lease_id: int, job_id: str, follow: bool = False,
+             url: str | None = None) -> Iterator[bytes]:
+        yield from self.gateway(lease_device(lease_id), url, False).logs(lease_id, job_id,
+                                                                         follow)
+
+    def fetch(self, lease_id: int, job_id: str, dest: str | Path,
+              url: str | None = None) -> dict[str, Path]:
+        """Download the job's outputs into ``dest`` (each sha256 checked)."""
+        out: dict[str, Path] = self.gateway(lease_device(lease_id), url, False).fetch(
+            lease_id, job_id, Path(dest))
+        return out
+
+    def verify_receipt(self, receipt: Any, outputs: Any = None) -> Any:
+        """Check a job receipt against the device's operator on-chain (raises
+        ``pinfi.delivery.client.ReceiptInvalid``)."""
+        from pinfi.delivery.client import verify_receipt
+
+        return verify_receipt(self.contracts, receipt, outputs)
+
+    def run(self, device_id: int, manifest: Any, files: dict[str, Any] | None = None,
+            dest: str | Path = "outputs", epochs: int = 1, lease_id: int | None = None,
+            timeout: float = 600.0, url: str | None = None) -> dict[str, Any]:
+        """Lease the device (binding the manifest's hash as ``jobSpec``) unless ``lease_id``
+        is given, submit, wait, fetch and verify the receipt. Returns ``{"lease_id", "job",
+        "files", "receipt"}``."""
+        from pinfi.delivery.client import verify_receipt
+        from pinfi.delivery.manifest import Manifest, OutputFile, sha256_file
+
+        m = manifest if isinstance(manifest, Manifest) else Manifest.parse(manifest)
+        gw = self.gateway(device_id, url)
+        if lease_id is None:
+            lease_id = self.lease(device_id, epochs, job_spec=m.hash).lease_id
+        job = gw.submit(lease_id, m, files)["job"]
+        final = gw.wait(lease_id, job["job_id"], timeout)
+        got = gw.fetch(lease_id, job["job_id"], Path(dest))
+        outs = [OutputFile(p, sha256_file(f), f.stat().st_size) for p, f in got.items()]
+        receipt = verify_receipt(self.contracts, gw.receipt(lease_id, job["job_id"]), outs)
+        return {"lease_id": lease_id, "job": final, "files": got, "receipt": receipt}

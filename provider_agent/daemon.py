@@ -133,6 +133,10 @@ class Daemon:
                 log.error("%s; proving without /metrics", err)
         if self.leases is not None:
             self.leases.resume()
+        # [G1 gateway hook] the lease gateway (provider_agent/gateway) in its own process when
+        # [gateway] enabled = true; see docs/delivery.md#gateway.
+        from .gateway.service import start_if_enabled
+        self.gateway = start_if_enabled(self.cfg.path)
         log.info("agent %s started: devices=%s chain=%d", self.ctx.address,
                  self.devices.current(), self.cfg.deployment.chain_id)
 
@@ -190,6 +194,8 @@ class Daemon:
 
     def close(self) -> None:
         """Stop the background workers (jobs keep running; they are the client's paid work)."""
+        if getattr(self, "gateway", None) is not None:  # [G1 gateway hook]
+            self.gateway.stop()
         if self.leases is not None:
             self.leases.shutdown()
         self.prover.close()

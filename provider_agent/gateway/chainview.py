@@ -1,0 +1,52 @@
+"""The gateway's reads of the chain: heads, leases, device states and operators.
+
+Its own web3 connection (the gateway is its own process). Operators are cached for a few seconds
+(a request burst costs one read), leases and states are read fresh: they decide who may act.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from web3 import Web3
+
+from pinfi import chain as ch
+from pinfi.chain import reads
+
+OPERATOR_TTL_S = 5.0
+
+
+class ChainView:
+    def __init__(self, rpc_url: str, deployment: ch.Deployment, timeout: float = 10.0) -> None:
+        self.w3: Web3 = ch.connect(rpc_url, deployment.chain_id, timeout=timeout)
+        self.c = ch.load_contracts(self.w3, deployment)
+        if self.c.pool is None:
+            raise ch.ChainError("the deployment has no DissipativePool: nothing to serve")
+        self.chain_id = deployment.chain_id
+        self.pool_address = str(self.c.pool.address)
+        self._ops: dict[int, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def head(self) -> int:
+        return int(ch.with_retry(lambda: self.w3.eth.block_number, what="eth_blockNumber"))
+
+    def current_epoch(self) -> int:
+        return int(ch.call(self.c.staking.functions.currentEpoch(), "latest"))
+
+    def lease(self, device_id: int) -> ch.LeaseState:
+        return reads.lease(self.c, device_id)
+
+    def summary(self, device_id: int) -> ch.DeviceSummary:
+        return reads.device_summary(self.c, device_id)
+
+    def operator(self, device_id: int) -> str:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._ops.get(device_id)
+        if hit and now - hit[0] < OPERATOR_TTL_S:
+            return hit[1]
+        op = reads.device(self.c, device_id).operator
+        with self._lock:
+            self._ops[device_id] = (now, op)
+        return op
