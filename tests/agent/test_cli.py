@@ -10,6 +10,7 @@ import time
 import pytest
 import requests
 
+from pinfi.types import DeviceState
 from provider_agent import cli, keystore
 from provider_agent import config as config_mod
 from provider_agent import state as st
@@ -17,7 +18,9 @@ from provider_agent.daemon import Daemon
 from tests.support import agent as ah
 from tests.support.constants import MIN_BOND, TEST_CLASS, deploy_system
 
-PENDING, ACTIVE, JAILED, EXITING, WITHDRAWN = 1, 2, 3, 5, 6
+PENDING, ACTIVE, JAILED, EXITING, WITHDRAWN = (DeviceState.PENDING, DeviceState.ACTIVE,
+                                               DeviceState.JAILED, DeviceState.EXITING,
+                                               DeviceState.WITHDRAWN)
 FAR = 2**63
 
 
@@ -81,7 +84,15 @@ def test_init_register_run_status_claim_unjail_exit(chain, system, deployer, tmp
     assert rc == 2 and err.strip() == f"error: this hardware (test-gpu-A) is already " \
         f"registered as device {dev}"
     rc, out, _ = _run(capsys, "status", "--config", cfg, "--json")
-    assert rc == 0 and json.loads(out)["devices"][0]["state"] == "Pending"
+    rep = json.loads(out)
+    assert rc == 0 and rep["devices"][0]["state"] == "Pending"
+    assert rep["devices"][0]["bond"] == str(MIN_BOND)  # integer wei, as a string
+    assert isinstance(rep["operatorBalance"], str) and rep["operatorBalance"].isdigit()
+    assert rep["devices"][0]["served"] is False and rep["daemon"]["running"] is False
+    # `--class` takes a name as well as an id; an unknown name is one line naming the known ones
+    rc, _, err = _run(capsys, "register", "--config", cfg, "--class", "cpu-tset",
+                      "--fingerprint", "test-gpu-Z")
+    assert rc == 2 and "unknown class 'cpu-tset'" in err and "cpu-test (1)" in err
 
     daemon = Daemon.from_config(config_mod.load(cfg))
     daemon.start(serve_metrics=False)
@@ -99,7 +110,7 @@ def test_init_register_run_status_claim_unjail_exit(chain, system, deployer, tmp
 
     # A second device proved by a lazy agent (test-only fault injection) is jailed; unjail tops
     # its bond up and brings it back to Pending.
-    rc, out, err = _run(capsys, "register", "--config", cfg, "--class", "1",
+    rc, out, err = _run(capsys, "register", "--config", cfg, "--class", "cpu-test",
                         "--fingerprint", "test-gpu-B")
     assert rc == 0, err
     bad = config_mod.load(cfg).devices[-1]
@@ -113,6 +124,9 @@ def test_init_register_run_status_claim_unjail_exit(chain, system, deployer, tmp
     rc, _, err = _run(capsys, "unjail", "--config", cfg, "--device", dev)
     assert rc == 2 and err.strip() == f"error: device {dev} is Active, not Jailed"
     chain.mine(system.staking.epochBlocks())  # unjailing waits for the epoch after the jailing
+    rc, out, _ = _run(capsys, "status", "--config", cfg, "--json")
+    jailed = next(r for r in json.loads(out)["devices"] if r["device"] == bad)
+    assert jailed["state"] == "Jailed" and jailed["jailed"].startswith("fraud proven"), jailed
     rc, out, err = _run(capsys, "unjail", "--config", cfg, "--device", bad)
     assert rc == 0, err
     d = system.staking.getDevice(bad)
@@ -244,6 +258,19 @@ def test_lease_job_served_and_metrics(chain, system, deployer, alice, bob, tmp_p
     ah.wait_for(lambda: journal_row().state == "ENDED", 60, what="job stopped")
     row = journal_row()
     assert not ah_alive(row.pid)
+    rc, out, err = _run(capsys, "status", "--config", cfg, "--json")
+    lease = json.loads(out)["devices"][0]["lease"]
+    assert lease["id"] == str(lease_id) and lease["client"].lower() == bob.address.lower()
+    assert lease["job"] == "ENDED" and lease["endEpoch"] == end
+    # a second agent on the same metrics port: one clear log line, and it still starts
+    clash = Daemon.from_config(config_mod.load(cfg))
+    capsys.readouterr()
+    clash.start()  # the CLI's log handler writes to stderr
+    clash.close()
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if "metrics port" in x]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert f"127.0.0.1:{port} is unavailable" in lines[0]
     metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     assert f'pinfi_leases_served_total{{device="{dev}"}} 1.0' in metrics
     assert "pinfi_challenges_passed_total" in metrics and "pinfi_gas_used_total" in metrics
