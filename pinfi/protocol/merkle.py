@@ -411,7 +411,7 @@ def _product_and_tree(
     s: bytes,
     n: int,
     leaf: int,
-    workers: int | None,
+    workers: int,
     progress: Callable[[float], None] | None,
 ) -> MerkleTree:
     """Product and tree in one pass: a hashing thread hashes each finished row block (and the
@@ -428,7 +428,7 @@ def _product_and_tree(
         product_f32(s, n, c, progress, on_rows=rows_done)
         for f in pending:
             f.result()
-    _finish(inc, default_workers() if workers is None else max(1, workers))
+    _finish(inc, workers)
     return inc.tree()
 
 
@@ -469,8 +469,9 @@ def commit_root_tree(
     (whose small-input calls hold the GIL) after it, on forked workers.
     """
     t0 = time.perf_counter()
-    if _native is not None and n >= OVERLAP_MIN_N:
-        tree = _product_and_tree(s, n, leaf, workers, progress)
+    w = default_workers() if workers is None else max(1, workers)
+    if _native is not None and n >= OVERLAP_MIN_N and w > 1:
+        tree = _product_and_tree(s, n, leaf, w, progress)
         log.debug("pipeline n=%d L=%d: %.3fs", n, leaf, time.perf_counter() - t0)
         return tree
     c = product_f32(s, n, np.empty((n, n), np.float32), progress)
