@@ -140,6 +140,65 @@ compress_shani(uint32_t state[8], const uint8_t *data, size_t nblocks) {
     _mm_storeu_si128((__m128i *)&state[4], st1);
 }
 
+/* Two independent messages of `nblocks` blocks each, interleaved: one message's rounds are a
+ * serial chain bound by the latency of SHA256RNDS2, so a second chain fills the idle issue slots
+ * (up to twice the throughput on cores that issue one per cycle). */
+__attribute__((target("sha,sse4.1,ssse3"))) static void
+compress2_shani(uint32_t sa[8], const uint8_t *da, uint32_t sb[8], const uint8_t *db,
+                size_t nblocks) {
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i ta = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&sa[0]), 0xB1);
+    __m128i a1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&sa[4]), 0x1B);
+    __m128i a0 = _mm_alignr_epi8(ta, a1, 8);
+    a1 = _mm_blend_epi16(a1, ta, 0xF0);
+    __m128i tb = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&sb[0]), 0xB1);
+    __m128i b1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&sb[4]), 0x1B);
+    __m128i b0 = _mm_alignr_epi8(tb, b1, 8);
+    b1 = _mm_blend_epi16(b1, tb, 0xF0);
+    for (; nblocks; nblocks--, da += 64, db += 64) {
+        const __m128i sa0 = a0, sa1 = a1, sb0 = b0, sb1 = b1;
+        __m128i wa[4], wb[4];
+#pragma GCC unroll 16
+        for (int g = 0; g < 16; g++) {
+            __m128i ca, cb;
+            if (g < 4) {
+                ca = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(da + 16 * g)), bswap);
+                cb = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(db + 16 * g)), bswap);
+            } else {
+                __m128i t = _mm_sha256msg1_epu32(wa[g & 3], wa[(g + 1) & 3]);
+                t = _mm_add_epi32(t, _mm_alignr_epi8(wa[(g + 3) & 3], wa[(g + 2) & 3], 4));
+                ca = _mm_sha256msg2_epu32(t, wa[(g + 3) & 3]);
+                __m128i u = _mm_sha256msg1_epu32(wb[g & 3], wb[(g + 1) & 3]);
+                u = _mm_add_epi32(u, _mm_alignr_epi8(wb[(g + 3) & 3], wb[(g + 2) & 3], 4));
+                cb = _mm_sha256msg2_epu32(u, wb[(g + 3) & 3]);
+            }
+            wa[g & 3] = ca;
+            wb[g & 3] = cb;
+            const __m128i k = _mm_loadu_si128((const __m128i *)&K256[4 * g]);
+            __m128i ma = _mm_add_epi32(ca, k);
+            __m128i mb = _mm_add_epi32(cb, k);
+            a1 = _mm_sha256rnds2_epu32(a1, a0, ma);
+            b1 = _mm_sha256rnds2_epu32(b1, b0, mb);
+            ma = _mm_shuffle_epi32(ma, 0x0E);
+            mb = _mm_shuffle_epi32(mb, 0x0E);
+            a0 = _mm_sha256rnds2_epu32(a0, a1, ma);
+            b0 = _mm_sha256rnds2_epu32(b0, b1, mb);
+        }
+        a0 = _mm_add_epi32(a0, sa0);
+        a1 = _mm_add_epi32(a1, sa1);
+        b0 = _mm_add_epi32(b0, sb0);
+        b1 = _mm_add_epi32(b1, sb1);
+    }
+    ta = _mm_shuffle_epi32(a0, 0x1B);
+    a1 = _mm_shuffle_epi32(a1, 0xB1);
+    _mm_storeu_si128((__m128i *)&sa[0], _mm_blend_epi16(ta, a1, 0xF0));
+    _mm_storeu_si128((__m128i *)&sa[4], _mm_alignr_epi8(a1, ta, 8));
+    tb = _mm_shuffle_epi32(b0, 0x1B);
+    b1 = _mm_shuffle_epi32(b1, 0xB1);
+    _mm_storeu_si128((__m128i *)&sb[0], _mm_blend_epi16(tb, b1, 0xF0));
+    _mm_storeu_si128((__m128i *)&sb[4], _mm_alignr_epi8(b1, tb, 8));
+}
+
 static int cpu_has_shani(void) {
     unsigned int a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
@@ -150,7 +209,18 @@ static int cpu_has_shani(void) {
 }
 #endif
 
+/* Two messages of the same length at once (the SHA-NI code interleaves them). */
+typedef void (*compress2_fn)(uint32_t sa[8], const uint8_t *da, uint32_t sb[8],
+                             const uint8_t *db, size_t nblocks);
+
+static void compress2_portable(uint32_t sa[8], const uint8_t *da, uint32_t sb[8],
+                               const uint8_t *db, size_t nblocks) {
+    compress_portable(sa, da, nblocks);
+    compress_portable(sb, db, nblocks);
+}
+
 static compress_fn compress = compress_portable;
+static compress2_fn compress2 = compress2_portable;
 static const char *backend_name = "portable";
 
 /* ------------------------------------------------------------------------- message layout */
@@ -202,17 +272,31 @@ static void entries_be(uint8_t *dst, const uint8_t *src, size_t count, enum kind
 static int hash_leaves(const uint8_t *src, size_t n_leaves, size_t leaf, enum kind k,
                        uint8_t *out) {
     size_t msg_len = 1 + 4 * leaf;
-    uint8_t stack_buf[1 + 4 * 256 + 72];
+    size_t room = (msg_len + 72 + 63) / 64 * 64;
+    uint8_t stack_buf[2 * ((1 + 4 * 256 + 72 + 63) / 64 * 64)];
     uint8_t *buf = stack_buf;
-    if (msg_len + 72 > sizeof stack_buf) {
-        buf = (uint8_t *)malloc(msg_len + 72);
+    if (2 * room > sizeof stack_buf) {
+        buf = (uint8_t *)malloc(2 * room);
         if (!buf) return -1;
     }
-    buf[0] = 0x00;
+    uint8_t *buf2 = buf + room;
+    buf[0] = buf2[0] = 0x00;
     size_t blocks = pad(buf, msg_len); /* the padding after the message is the same for all */
-    uint32_t st[8];
-    for (size_t i = 0; i < n_leaves; i++) {
-        entries_be(buf + 1, src + 4 * leaf * i, leaf, k);
+    pad(buf2, msg_len);
+    const size_t stride = 4 * leaf;
+    uint32_t st[8], st2[8];
+    size_t i = 0;
+    for (; i + 2 <= n_leaves; i += 2) {
+        entries_be(buf + 1, src + stride * i, leaf, k);
+        entries_be(buf2 + 1, src + stride * (i + 1), leaf, k);
+        memcpy(st, IV, sizeof st);
+        memcpy(st2, IV, sizeof st2);
+        compress2(st, buf, st2, buf2, blocks);
+        digest_out(st, out + 32 * i);
+        digest_out(st2, out + 32 * (i + 1));
+    }
+    if (i < n_leaves) {
+        entries_be(buf + 1, src + stride * i, leaf, k);
         memcpy(st, IV, sizeof st);
         compress(st, buf, blocks);
         digest_out(st, out + 32 * i);
@@ -223,11 +307,22 @@ static int hash_leaves(const uint8_t *src, size_t n_leaves, size_t leaf, enum ki
 
 /* out[i] = sha256(0x01 || children[64i .. 64i+64)). */
 static void hash_nodes(const uint8_t *children, size_t n_out, uint8_t *out) {
-    uint8_t buf[128];
-    buf[0] = 0x01;
+    uint8_t buf[128], buf2[128];
+    buf[0] = buf2[0] = 0x01;
     pad(buf, 65);
-    uint32_t st[8];
-    for (size_t i = 0; i < n_out; i++) {
+    pad(buf2, 65);
+    uint32_t st[8], st2[8];
+    size_t i = 0;
+    for (; i + 2 <= n_out; i += 2) {
+        memcpy(buf + 1, children + 64 * i, 64);
+        memcpy(buf2 + 1, children + 64 * (i + 1), 64);
+        memcpy(st, IV, sizeof st);
+        memcpy(st2, IV, sizeof st2);
+        compress2(st, buf, st2, buf2, 2);
+        digest_out(st, out + 32 * i);
+        digest_out(st2, out + 32 * (i + 1));
+    }
+    if (i < n_out) {
         memcpy(buf + 1, children + 64 * i, 64);
         memcpy(st, IV, sizeof st);
         compress(st, buf, 2);
@@ -360,11 +455,13 @@ static PyObject *py_set_backend(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
     if (!strcmp(name, "portable")) {
         compress = compress_portable;
+        compress2 = compress2_portable;
         backend_name = "portable";
     }
 #ifdef PINFI_SHANI
     else if (!strcmp(name, "sha-ni") && shani_ok) {
         compress = compress_shani;
+        compress2 = compress2_shani;
         backend_name = "sha-ni";
     }
 #endif
@@ -399,6 +496,7 @@ PyMODINIT_FUNC PyInit__sha256batch(void) {
     shani_ok = cpu_has_shani();
     if (shani_ok) {
         compress = compress_shani;
+        compress2 = compress2_shani;
         backend_name = "sha-ni";
     }
 #endif
