@@ -1,4 +1,4 @@
-"""Gateway settings: the ``[gateway]`` table of the agent's config file (docs/delivery.md#config).
+"""Gateway settings: the ``[gateway]`` table of the agent's config file (docs/delivery.md#gateway).
 
 ::
 
