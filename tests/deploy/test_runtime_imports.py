@@ -1,6 +1,6 @@
 """The runtime (what a miner or a dApp imports) stays apart from the developer tools.
 
-``import pinfi.sdk, provider_agent.cli`` must load no Ape, click, matplotlib, ``pinfi_dev`` or
+``import pinfi.sdk, pinfi.cli, provider_agent.cli`` must load no Ape, click, matplotlib, ``pinfi_dev`` or
 simulation module. Checked twice:
 
 * in a subprocess of the dev environment (fast, offline): nothing forbidden ends up in
@@ -32,7 +32,7 @@ FORBIDDEN = ("ape", "ape_", "ethpm_types", "click", "matplotlib", "pinfi_dev", "
 # Imports the runtime entry points and prints the forbidden modules that came with them.
 CHECK = f"""
 import json, sys
-import pinfi.sdk, provider_agent.cli
+import pinfi.sdk, pinfi.cli, provider_agent.cli
 bad = sorted(m for m in sys.modules
              if any(m == f or m.startswith(f if f.endswith("_") else f + ".")
                     for f in {FORBIDDEN!r}))
