@@ -46,9 +46,10 @@ CHEAT_HELP = ("TEST ONLY (fault injection): corrupt this fraction of C's rows be
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        out = {"ts": round(record.created, 3), "level": record.levelname, "logger": record.name,
-               "msg": record.getMessage()}
-        for part in out["msg"].split():
+        msg = record.getMessage()
+        out: dict[str, object] = {"ts": round(record.created, 3), "level": record.levelname,
+                                  "logger": record.name, "msg": msg}
+        for part in msg.split():
             if "=" in part:
                 k, _, v = part.partition("=")
                 if k.isidentifier() and k not in out:

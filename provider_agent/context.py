@@ -143,8 +143,8 @@ class ChainView:
         return int(ch.call(self.c.staking.functions.deviceCount()))
 
     def balance(self, address: str) -> int:
-        return int(ch.with_retry(lambda: self.w3.eth.get_balance(address),
-                                 what="eth_getBalance"))
+        who = Web3.to_checksum_address(address)
+        return int(ch.with_retry(lambda: self.w3.eth.get_balance(who), what="eth_getBalance"))
 
     def tree_dir(self, device_id: int, epoch: int) -> Path:
         return self.cfg.data_dir / "trees" / f"{device_id}-{epoch}"

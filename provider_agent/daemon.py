@@ -27,6 +27,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from pinfi import chain as ch
 from pinfi.types import UNIT
@@ -70,6 +71,7 @@ class Daemon:
         services.append(self.stats)
         self._boxes = {s.name: self.follower.subscribe(s) for s in services}
         self.threads: list[ServiceThread] = []
+        self.gateway: Any = None  # the lease gateway process, when [gateway] enabled
         self._down = False
 
     @classmethod

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Literal
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -25,7 +26,7 @@ ENV = {"operator": "PINFI_OPERATOR_PASSWORD", "owner": "PINFI_OWNER_PASSWORD",
 
 
 def create(path: Path, password: str, private_key: bytes | str | None = None,
-           kdf: str = "scrypt", iterations: int | None = None) -> str:
+           kdf: Literal["scrypt", "pbkdf2"] = "scrypt", iterations: int | None = None) -> str:
     """Write a new (or imported) encrypted keystore at ``path`` (mode 0600); returns its address."""
     if path.exists():
         raise KeystoreError(f"keystore {path} already exists (refusing to overwrite)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol
 
 from pinfi import chain as ch
@@ -81,8 +82,8 @@ class LogCursor:
             kw: dict[str, Any] = {"from_block": start, "to_block": to}
             if self.argument_filters:
                 kw["argument_filters"] = self.argument_filters
-            logs = ch.with_retry(lambda kw=kw: self.event.get_logs(**kw),
-                                 what=f"eth_getLogs {self.key}")
+            logs: list[Any] = ch.with_retry(partial(self.event.get_logs, **kw),
+                                            what=f"eth_getLogs {self.key}")
             for lg in logs:
                 handle(lg)
                 count += 1

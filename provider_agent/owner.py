@@ -28,7 +28,7 @@ from .context import AgentError, Context, DeviceInfo
 def hardware_identity(index: int = 0) -> str:
     """A stable identity of the local device: the GPU UUID, else the host's machine id + CPU."""
     try:
-        import torch
+        import torch  # type: ignore[import-not-found, unused-ignore]
 
         if torch.cuda.is_available():
             props = torch.cuda.get_device_properties(index)

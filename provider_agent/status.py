@@ -10,6 +10,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pinfi import chain as ch
@@ -70,9 +71,9 @@ def jail_reason(view: ChainView, device_id: int, since_block: int) -> str:
     for ev, text in ((v.MissReported, "missed the challenge of epoch {epoch}"),
                      (v.FraudProven, "fraud proven for epoch {epoch} (entry {entry} claimed "
                       "{claimed}, expected {expected})")):
-        logs = ch.with_retry(lambda ev=ev: ev.get_logs(
-            from_block=first, argument_filters={"deviceId": device_id}),
-            what="eth_getLogs jail reason")
+        logs: list[Any] = ch.with_retry(partial(ev.get_logs, from_block=first,
+                                                argument_filters={"deviceId": device_id}),
+                                        what="eth_getLogs jail reason")
         for lg in logs:
             a = dict(lg["args"])
             found.append((int(lg["blockNumber"]), text.format(**a)

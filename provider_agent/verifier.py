@@ -19,6 +19,8 @@ import logging
 import threading
 from typing import Any
 
+from eth_typing import HexStr
+
 from pinfi import chain as ch
 from pinfi import protocol
 from pinfi.types import ProofStatus
@@ -183,7 +185,8 @@ class Keeper:
     def check_opening(self, dev: int, e: int, sseed: bytes, tx_hash: str, head: int) -> bool:
         """Recompute an opening; dispute the first wrong entry. True when it was honest."""
         c = self.ctx.c
-        tx = ch.with_retry(lambda: self.ctx.w3.eth.get_transaction(tx_hash), what="eth_getTx")
+        tx = ch.with_retry(lambda: self.ctx.w3.eth.get_transaction(HexStr(tx_hash)),
+                           what="eth_getTx")
         try:
             fn, args = c.verifier.decode_function_input(tx["input"])
         except ValueError:
