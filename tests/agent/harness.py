@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from pinfi.types import DeviceState
 from provider_agent import config as config_mod
 from provider_agent.context import open_context
 from provider_agent.daemon import Daemon
@@ -122,7 +123,7 @@ class Stage:
         for d in devices:
             dev = self.system.staking.getDevice(d)
             assert dev.bond == MIN_BOND, (d, dev)
-            assert dev.state in (1, 2), (d, dev)  # Pending or Active, never Jailed
+            assert dev.state in (DeviceState.PENDING, DeviceState.ACTIVE), (d, dev)
         missed = self.keeper.ctx.metrics.registry.get_sample_value(
             "pinfi_verifier_missed_reports_total", {"result": "mined"})
         assert not missed

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from pinfi.types import DeviceState, ProofStatus
 from provider_agent import config as config_mod
 from provider_agent import state as st
 from provider_agent.daemon import Daemon
 from tests.support import agent as ah
 from tests.support.constants import EPOCH_BLOCKS, MIN_BOND, deploy_system
 
-OPENED = 2
+OPENED = ProofStatus.OPENED
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def test_honest_agent_20_epochs(chain, system, deployer, alice, tmp_path):
     n_sel = sum(checked.values())
     assert checked[first] is True  # Pending: always challenged
     assert 1 < n_sel < 20  # Active: sampled at 50%
-    assert states[0] == 2 and all(s == 2 for s in states)  # Pending -> Active after epoch 1
+    assert all(s == DeviceState.ACTIVE for s in states)  # Pending -> Active after epoch 1
     dd = st_.getDevice(dev)
     assert dd.bond == MIN_BOND  # never slashed
     assert st_.earned(dev) > 0  # rewards accrue

@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+from pinfi.types import DeviceState
 from provider_agent import cli
 from provider_agent import config as config_mod
 from provider_agent.config import ConfigError
@@ -50,7 +51,8 @@ def _lease_all(stage: Stage, client, devices: list[int], epochs: int = 1) -> Non
 
 
 def _wait_active(stage: Stage, devices: list[int]) -> None:
-    ah.wait_for(lambda: all(stage.system.staking.getDevice(d).state == 2 for d in devices),
+    ah.wait_for(lambda: all(stage.system.staking.getDevice(d).state == DeviceState.ACTIVE
+                            for d in devices),
                 TIMEOUT, 0.2, "devices Active")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import signal
 import time
 
+from pinfi.types import DeviceState, ProofStatus
 from provider_agent import config as config_mod
 from provider_agent import state as st
 from provider_agent.daemon import Daemon
@@ -21,7 +22,7 @@ from provider_agent.prover import CRASH_ENV
 from provider_agent.state import Journal
 from tests.support import agent as ah
 
-COMMITTED, OPENED = 1, 2
+COMMITTED, OPENED = ProofStatus.COMMITTED, ProofStatus.OPENED
 
 
 def _calls_from(w3, sender: str, start: int, end: int) -> list[tuple[str, bytes, int]]:
@@ -97,7 +98,7 @@ def test_sigkill_at_every_step_resumes_without_double_submit(chain, project, dep
     assert row.commit_block < commit_deadline
     assert row.open_block <= row.commit_block + ah.ROOMY_CLASS["openWindow"]
     assert system.verifier.proofStatus(dev, e) == OPENED
-    assert system.staking.getDevice(dev).state == 2  # Active
+    assert system.staking.getDevice(dev).state == DeviceState.ACTIVE
     # Every transaction of the operator: one checkpoint at most, exactly one commit and one open
     # for the epoch, none reverted.
     w3 = chain.provider.web3

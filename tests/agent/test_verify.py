@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pinfi import protocol
+from pinfi.types import DeviceState
 from provider_agent import config as config_mod
 from provider_agent import state as st
 from provider_agent.context import open_context
@@ -14,7 +15,7 @@ from provider_agent.verifier import Keeper, full_paths
 from tests.support import agent as ah
 from tests.support.constants import MIN_BOND, TEST_CLASS, deploy_system
 
-JAILED, ACTIVE = 3, 2
+JAILED, ACTIVE = DeviceState.JAILED, DeviceState.ACTIVE
 
 
 @pytest.fixture(scope="module")
