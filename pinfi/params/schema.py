@@ -18,9 +18,9 @@ the setter's arguments and back from the getter's output:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from pinfi.types import BPS, UNIT
 
@@ -73,13 +73,12 @@ def _int(value: Any, key: str) -> int:
         raise ParamsError(f"{key} must be an integer, got {value!r}") from None
 
 
-def _from_mapping(cls: type[T], d: Mapping[str, Any], *, skip: Iterable[str] = ()) -> T:
-    """Build a dataclass of int fields from a camelCase mapping (``skip``: fields not read)."""
-    skipped = set(skip)
-    kwargs: dict[str, Any] = {}
+def _from_mapping(cls: type[T], d: Mapping[str, Any], **given: Any) -> T:
+    """Build a dataclass of int fields from a camelCase mapping (``given``: fields not read)."""
+    kwargs: dict[str, Any] = dict(given)
     missing = []
     for name in _field_names(cls):
-        if name in skipped:
+        if name in given:
             continue
         key = camel(name)
         if key not in d:
@@ -117,21 +116,50 @@ def _json_safe(d: Mapping[str, Any]) -> dict[str, Any]:
 # Views: one slice of a class per contract
 # ---------------------------------------------------------------------------------------------
 
-_VERIFIER_LAYOUT = ("n", "leaf", "k", "c", "logLeaves", "logStratum", "commitWindow",
-                    "openWindow", "disputeWindow", "challengeBps", "missSlashBps",
-                    "fraudSlashBps", "exists")
-_STAKING_LAYOUT = ("minBond", "weight", "active", "exists")
-_POOL_LAYOUT = ("pFloor", "p0", "alpha", "betaBps", "maxLeaseEpochs", "terminateFeeBps",
-                "downBond")
+
+@dataclass(frozen=True)
+class _Record:
+    """What every parameters record does: its camelCase dict, file form and edited copies."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """camelCase dict with plain ints (the contracts' names; what tests and records use)."""
+        return _to_dict(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """The parameters file's form: like :meth:`to_dict`, big amounts as decimal strings."""
+        return _json_safe(self.to_dict())
+
+    def with_(self, **changes: Any) -> Self:
+        """A copy with some fields changed (snake_case or camelCase keys)."""
+        return replace(self, **_snake_keys(type(self), changes))
 
 
 @dataclass(frozen=True)
-class ProofParams:
-    """The PoCPS slice of a class: ``PoCPSVerifier.ProofParams``.
+class _View(_Record):
+    """One contract's slice of a class: read from a file or the contract's getter (laid out as
+    ``LAYOUT``, the getter's ABI output names), written as the setter's arguments."""
 
-    Bounds: docs/protocol.md#class-parameters.
-    """
+    LAYOUT: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Self:
+        """From a camelCase mapping (a whole class entry or only this slice's keys)."""
+        return _from_mapping(cls, d)
+
+    @classmethod
+    def from_contract(cls, raw: Any) -> Self:
+        """From the contract's getter (fields the view does not hold are dropped)."""
+        return _from_struct(cls, raw, cls.LAYOUT)
+
+    def to_contract(self) -> tuple[int, ...]:
+        """The setter's arguments after the class id, in field order."""
+        return dataclasses.astuple(self)
+
+
+# Each slice's fields are declared once, in the setter's order; a view adds its contract's
+# plumbing and ClassParams is their union (adding a class parameter is one edit here).
+@dataclass(frozen=True)
+class _ProofFields:
     n: int
     leaf: int
     k: int
@@ -143,22 +171,41 @@ class ProofParams:
     miss_slash_bps: int
     fraud_slash_bps: int
 
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> ProofParams:
-        """From a camelCase mapping (a whole class entry or only its proof keys)."""
-        return _from_mapping(cls, d)
 
-    @classmethod
-    def from_contract(cls, raw: Any) -> ProofParams:
-        """From ``PoCPSVerifier.classParams(classId)`` (derived fields and ``exists`` dropped)."""
-        return _from_struct(cls, raw, _VERIFIER_LAYOUT)
+@dataclass(frozen=True)
+class _StakingFields:
+    min_bond: int
+    weight: int
 
-    def to_contract(self) -> tuple[int, ...]:
-        """The ``p`` tuple of ``PoCPSVerifier.setClass(classId, p)``."""
-        return dataclasses.astuple(self)
 
-    def to_dict(self) -> dict[str, int]:
-        return _to_dict(self)
+@dataclass(frozen=True)
+class _PoolFields:
+    p_floor: int
+    p0: int
+    alpha: int
+    beta_bps: int
+    max_lease_epochs: int
+    terminate_fee_bps: int
+    down_bond: int
+
+
+@dataclass(frozen=True)
+class _ClassIdentity:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class ProofParams(_View, _ProofFields):
+    """The PoCPS slice of a class: ``PoCPSVerifier.ProofParams``; ``setClass(classId, p)`` takes
+    :meth:`to_contract` as ``p``, ``classParams(classId)`` adds derived fields and ``exists``.
+
+    Bounds: docs/protocol.md#class-parameters.
+    """
+
+    LAYOUT: ClassVar[tuple[str, ...]] = (
+        "n", "leaf", "k", "c", "logLeaves", "logStratum", "commitWindow", "openWindow",
+        "disputeWindow", "challengeBps", "missSlashBps", "fraudSlashBps", "exists")
 
     @property
     def n_leaves(self) -> int:
@@ -180,56 +227,21 @@ class ProofParams:
 
 
 @dataclass(frozen=True)
-class StakingParams:
-    """The Staking slice of a class: the bond a device locks and its share of emission."""
+class StakingParams(_View, _StakingFields):
+    """The Staking slice of a class: the bond a device locks and its share of emission;
+    ``Staking.setClass(classId, minBond, weight)``, ``classes(classId)`` adds ``active`` and
+    ``exists``."""
 
-    min_bond: int
-    weight: int
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> StakingParams:
-        return _from_mapping(cls, d)
-
-    @classmethod
-    def from_contract(cls, raw: Any) -> StakingParams:
-        """From ``Staking.classes(classId)`` (``active`` and ``exists`` dropped)."""
-        return _from_struct(cls, raw, _STAKING_LAYOUT)
-
-    def to_contract(self) -> tuple[int, int]:
-        """``(minBond, weight)`` after the class id of ``Staking.setClass``."""
-        return self.min_bond, self.weight
-
-    def to_dict(self) -> dict[str, int]:
-        return _to_dict(self)
+    LAYOUT: ClassVar[tuple[str, ...]] = ("minBond", "weight", "active", "exists")
 
 
 @dataclass(frozen=True)
-class PoolPricing:
-    """The pool slice of a class: the price curve and lease terms (docs/protocol.md#price)."""
+class PoolPricing(_View, _PoolFields):
+    """The pool slice of a class: the price curve and lease terms (docs/protocol.md#price);
+    ``DissipativePool.setClass(classId, ...)`` / ``classParams(classId)``."""
 
-    p_floor: int
-    p0: int
-    alpha: int
-    beta_bps: int
-    max_lease_epochs: int
-    terminate_fee_bps: int
-    down_bond: int
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> PoolPricing:
-        return _from_mapping(cls, d)
-
-    @classmethod
-    def from_contract(cls, raw: Any) -> PoolPricing:
-        """From ``DissipativePool.classParams(classId)``."""
-        return _from_struct(cls, raw, _POOL_LAYOUT)
-
-    def to_contract(self) -> tuple[int, ...]:
-        """The arguments after the class id of ``DissipativePool.setClass``."""
-        return dataclasses.astuple(self)
-
-    def to_dict(self) -> dict[str, int]:
-        return _to_dict(self)
+    LAYOUT: ClassVar[tuple[str, ...]] = (
+        "pFloor", "p0", "alpha", "betaBps", "maxLeaseEpochs", "terminateFeeBps", "downBond")
 
     @property
     def configured(self) -> bool:
@@ -261,30 +273,9 @@ class PoolPricing:
 
 
 @dataclass(frozen=True)
-class ClassParams:
-    """All parameters of one device class (one entry of ``classes`` in the parameters file)."""
-
-    id: int
-    name: str
-    n: int
-    leaf: int
-    k: int
-    c: int
-    commit_window: int
-    open_window: int
-    dispute_window: int
-    challenge_bps: int
-    miss_slash_bps: int
-    fraud_slash_bps: int
-    min_bond: int
-    weight: int
-    p_floor: int
-    p0: int
-    alpha: int
-    beta_bps: int
-    max_lease_epochs: int
-    terminate_fee_bps: int
-    down_bond: int
+class ClassParams(_Record, _PoolFields, _StakingFields, _ProofFields, _ClassIdentity):
+    """All parameters of one device class (one entry of ``classes`` in the parameters file):
+    ``id``, ``name``, then the proof, staking and pool slices' fields in that order."""
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> ClassParams:
@@ -293,10 +284,9 @@ class ClassParams:
         if "name" not in d:
             raise ParamsError(f"{where}: missing name")
         try:
-            base = _from_mapping(_ClassInts, d)
+            return _from_mapping(cls, d, name=str(d["name"]))
         except ParamsError as err:
             raise ParamsError(f"{where}: {err}") from None
-        return cls(name=str(d["name"]), **dataclasses.asdict(base))
 
     @classmethod
     def from_views(cls, id: int, name: str, proof: ProofParams, staking: StakingParams,
@@ -304,18 +294,6 @@ class ClassParams:
         """Reassemble a class from the three contracts' slices (e.g. read from the chain)."""
         return cls(id=id, name=name, **dataclasses.asdict(proof), **dataclasses.asdict(staking),
                    **dataclasses.asdict(pricing))
-
-    def to_dict(self) -> dict[str, Any]:
-        """camelCase dict with plain ints (the contracts' names; what tests and records use)."""
-        return _to_dict(self)
-
-    def to_json(self) -> dict[str, Any]:
-        """The parameters file's form: like :meth:`to_dict`, big amounts as decimal strings."""
-        return _json_safe(self.to_dict())
-
-    def with_(self, **changes: Any) -> ClassParams:
-        """A copy with some fields changed (snake_case or camelCase keys)."""
-        return replace(self, **_snake_keys(ClassParams, changes))
 
     def derive(self, name: str, **changes: Any) -> ClassParams:
         """A named variant of this class (a test, bench or demo class): see :func:`derive`."""
@@ -345,54 +323,12 @@ class ClassParams:
         return self.miss_slash_bps / BPS
 
     @property
-    def fraud_slash(self) -> float:
-        return self.fraud_slash_bps / BPS
-
-    @property
     def beta(self) -> float:
         return self.beta_bps / BPS
 
     @property
-    def alpha_f(self) -> float:
-        return self.alpha / UNIT
-
-    @property
     def min_bond_pin(self) -> float:
         return self.min_bond / UNIT
-
-    @property
-    def p_floor_pin(self) -> float:
-        return self.p_floor / UNIT
-
-    @property
-    def p0_pin(self) -> float:
-        return self.p0 / UNIT
-
-
-@dataclass(frozen=True)
-class _ClassInts:
-    """The integer fields of :class:`ClassParams` (everything but ``name``), for parsing."""
-
-    id: int
-    n: int
-    leaf: int
-    k: int
-    c: int
-    commit_window: int
-    open_window: int
-    dispute_window: int
-    challenge_bps: int
-    miss_slash_bps: int
-    fraud_slash_bps: int
-    min_bond: int
-    weight: int
-    p_floor: int
-    p0: int
-    alpha: int
-    beta_bps: int
-    max_lease_epochs: int
-    terminate_fee_bps: int
-    down_bond: int
 
 
 def _view(view: type[T], cls: ClassParams) -> T:
@@ -400,7 +336,7 @@ def _view(view: type[T], cls: ClassParams) -> T:
 
 
 @dataclass(frozen=True)
-class NetworkParams:
+class NetworkParams(_Record):
     """Network-wide parameters (``network`` in the parameters file); fixed at deployment."""
 
     epoch_blocks: int
@@ -422,16 +358,6 @@ class NetworkParams:
             return _from_mapping(cls, d)
         except ParamsError as err:
             raise ParamsError(f"network: {err}") from None
-
-    def to_dict(self) -> dict[str, int]:
-        return _to_dict(self)
-
-    def to_json(self) -> dict[str, Any]:
-        return _json_safe(self.to_dict())
-
-    def with_(self, **changes: Any) -> NetworkParams:
-        """A copy with some fields changed (snake_case or camelCase keys)."""
-        return replace(self, **_snake_keys(NetworkParams, changes))
 
     def token_args(self) -> tuple[int, int]:
         """``(maxSupply, genesisSupply)`` of the ``PinToken`` constructor."""
