@@ -267,8 +267,10 @@ class Runner:
                 argv.append("--share-net")
             for p in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc/alternatives",
                       "/etc/ssl", "/etc/ca-certificates", "/etc/ld.so.cache",
-                      "/etc/resolv.conf", "/etc/hosts", "/etc/localtime", *self.s.ro_binds):
+                      "/etc/resolv.conf", "/etc/hosts", "/etc/localtime"):
                 argv += ["--ro-bind-try", p, p]
+            for src, dest in self.s.ro_bind_pairs():
+                argv += ["--ro-bind-try", src, dest]
             argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", str(work),
                      "/work", "--chdir", "/work", "--clearenv"]
             for k, v in {"PATH": SANDBOX_PATH, "HOME": "/work", **env}.items():

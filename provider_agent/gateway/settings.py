@@ -11,7 +11,8 @@
     max_upload_mb = 1024        # largest input file
     stop_grace_s = 10           # SIGTERM, then SIGKILL after this many seconds
     sandbox = "auto"            # auto (bubblewrap when installed) | bwrap | none
-    ro_binds = []               # extra host paths visible read-only in the sandbox
+    ro_binds = []               # extra host paths read-only in the sandbox: "PATH" (same
+                                # place) or "HOST:SANDBOX" (e.g. a venv under /work elsewhere)
     job_network = false         # network inside the process sandbox (a service port implies it)
     default_wall_s = 0          # wall-clock limit when the manifest sets none (0: the lease)
     poll_interval = 0.5         # how often jobs and leases are checked
@@ -53,6 +54,14 @@ class GatewaySettings:
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
 
+    def ro_bind_pairs(self) -> list[tuple[str, str]]:
+        """``ro_binds`` as (host path, sandbox path): ``"PATH"`` or ``"HOST:SANDBOX"``."""
+        out = []
+        for entry in self.ro_binds:
+            src, sep, dest = entry.partition(":")
+            out.append((src, dest if sep else src))
+        return out
+
 
 def load(path: str | Path) -> GatewaySettings:
     """The agent config and its ``[gateway]`` table (``ConfigError``, one line, when bad)."""
@@ -85,6 +94,13 @@ def load(path: str | Path) -> GatewaySettings:
                     not isinstance(default, bool) else v)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{path}: [gateway] {err}") from None
+    for src, dest in s.ro_bind_pairs():
+        if not (src.startswith("/") and dest.startswith("/")):
+            raise ConfigError(f"{path}: [gateway] ro_binds entry {src!r}: absolute paths only")
+        if dest == "/work" or dest.startswith("/work/"):
+            raise ConfigError(f"{path}: [gateway] ro_binds entry {dest!r}: the job directory is "
+                              "mounted at /work in the sandbox; bind it elsewhere with "
+                              "\"HOST:SANDBOX\" (e.g. \"/work/venv:/opt/venv\")")
     if s.sandbox not in SANDBOXES:
         raise ConfigError(f"{path}: [gateway] sandbox must be one of {', '.join(SANDBOXES)}")
     if not 0 < s.port < 65536 or s.retention_s < 0 or s.stop_grace_s < 0 or s.max_upload_mb <= 0:
