@@ -34,16 +34,9 @@ CLOCK_SKEW_S = 30
 #: Default validity the client asks for.
 DEFAULT_VALIDITY_S = 120
 
-REQUEST_TYPES: dict[str, Any] = {
-    "Request": [  # EIP-712 struct (docs/delivery.md#auth)
-        {"name": "leaseId", "type": "uint256"},
-        {"name": "method", "type": "string"},
-        {"name": "path", "type": "string"},
-        {"name": "bodyHash", "type": "bytes32"},
-        {"name": "nonce", "type": "bytes32"},
-        {"name": "expiry", "type": "uint64"},
-    ],
-}
+#: The EIP-712 struct a client signs (docs/delivery.md#auth).
+REQUEST = eip712.Struct.parse("Request(uint256 leaseId, string method, string path, "
+                              "bytes32 bodyHash, bytes32 nonce, uint64 expiry)")
 
 _HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _SIG = re.compile(r"^0x[0-9a-fA-F]{130}$")
@@ -65,14 +58,9 @@ class SignedRequest:
     expiry: int
     signature: str
 
-    def message(self) -> dict[str, Any]:
-        return {"leaseId": self.lease_id, "method": self.method, "path": self.path,
-                "bodyHash": self.body_hash, "nonce": self.nonce, "expiry": self.expiry}
-
     def signer(self, chain_id: int, pool: str) -> str:
         try:
-            return eip712.recover(eip712.domain(chain_id, pool), REQUEST_TYPES, self.message(),
-                                  self.signature)
+            return REQUEST.recover(chain_id, pool, self, self.signature)
         except Exception as err:  # eth-keys raises several types for a bad signature
             raise AuthError(f"bad signature: {err}") from None
 
@@ -122,7 +110,7 @@ def sign_request(account: LocalAccount, chain_id: int, pool: str, lease_id: int,
     expiry = int(now if now is not None else time.time()) + int(validity_s)
     req = SignedRequest(int(lease_id), method.upper(), path, hashlib.sha256(body).digest(),
                         nonce, expiry, "")
-    sig = eip712.sign(account, eip712.domain(chain_id, pool), REQUEST_TYPES, req.message())
+    sig = REQUEST.sign(account, chain_id, pool, req)
     return {LEASE_HEADER: hex(int(lease_id)), NONCE_HEADER: "0x" + nonce.hex(),
             EXPIRY_HEADER: str(expiry), SIGNATURE_HEADER: sig}
 

@@ -46,20 +46,11 @@ class EndReason(IntEnum):
         return self.name.lower()
 
 
-RECEIPT_TYPES: dict[str, Any] = {
-    "JobReceipt": [
-        {"name": "leaseId", "type": "uint256"},
-        {"name": "jobId", "type": "bytes32"},
-        {"name": "phase", "type": "uint8"},
-        {"name": "manifestHash", "type": "bytes32"},
-        {"name": "inputsHash", "type": "bytes32"},
-        {"name": "outputsHash", "type": "bytes32"},
-        {"name": "exitCode", "type": "int32"},
-        {"name": "endReason", "type": "uint8"},
-        {"name": "startBlock", "type": "uint64"},
-        {"name": "endBlock", "type": "uint64"},
-    ],
-}
+#: The EIP-712 struct an operator signs (docs/delivery.md#receipt).
+RECEIPT = eip712.Struct.parse(
+    "JobReceipt(uint256 leaseId, bytes32 jobId, uint8 phase, bytes32 manifestHash, "
+    "bytes32 inputsHash, bytes32 outputsHash, int32 exitCode, uint8 endReason, "
+    "uint64 startBlock, uint64 endBlock)")
 ZERO32 = b"\0" * 32
 
 
@@ -94,22 +85,12 @@ class Receipt:
     def device_id(self) -> int:
         return lease_device(self.lease_id)
 
-    def message(self) -> dict[str, Any]:
-        return {"leaseId": self.lease_id, "jobId": self.job_id, "phase": int(self.phase),
-                "manifestHash": self.manifest_hash, "inputsHash": self.inputs_hash,
-                "outputsHash": self.outputs_hash, "exitCode": self.exit_code,
-                "endReason": int(self.end_reason), "startBlock": self.start_block,
-                "endBlock": self.end_block}
-
     def sign(self, operator: LocalAccount) -> Receipt:
-        sig = eip712.sign(operator, eip712.domain(self.chain_id, self.pool), RECEIPT_TYPES,
-                          self.message())
-        return replace(self, signature=sig)
+        return replace(self, signature=RECEIPT.sign(operator, self.chain_id, self.pool, self))
 
     def signer(self) -> str:
         """The address that signed it (``ValueError`` when the signature is malformed)."""
-        return eip712.recover(eip712.domain(self.chain_id, self.pool), RECEIPT_TYPES,
-                              self.message(), self.signature)
+        return RECEIPT.recover(self.chain_id, self.pool, self, self.signature)
 
     def to_json(self) -> dict[str, Any]:
         return {"chainId": self.chain_id, "pool": self.pool, "leaseId": hex(self.lease_id),
