@@ -45,6 +45,7 @@ demo: setup
 bench: setup
 	$(WITH_ANVIL) $(BIN)/ape run bench
 	$(BIN)/python bench/agent_bench.py
+	$(WITH_ANVIL) $(BIN)/python bench/gateway_bench.py
 
 sim: setup
 	$(BIN)/python -m pinfi_dev.sim

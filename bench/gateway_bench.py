@@ -1,0 +1,309 @@
+"""The lease gateway's benchmark (``make bench``) -> ``bench/results/gateway.json``.
+
+On a fresh local Anvil (started through Ape, blocks every ``BLOCK_S`` seconds like a real chain):
+one device registered and proved Active by a real ``provider-agent run`` whose gateway is
+enabled, a client with its own key. It measures:
+
+* **lease -> job running**: from the block that mined the client's lease (and the moment its
+  receipt arrived) to the job running on the device: the client checks the gateway's operator
+  key, submits the manifest bound as the lease's jobSpec, the job starts. Blocks and seconds,
+  several trials.
+* **throughput**: one ``SIZE_MB`` file uploaded (``PUT /v1/blobs``) and downloaded (a job's
+  output) through the gateway, against a plain local file copy of the same file in the same
+  run (goal: >= 50 % of it).
+* **service proxy latency**: p50 / p99 of ``REQUESTS`` sequential GETs to a job's service port,
+  directly and through ``/v1/service`` (each request EIP-712 signed by the client and checked by
+  the gateway); the difference is what the proxy adds (goal: <= 5 ms at p50 on loopback). The
+  client's signing time is reported apart.
+
+Run from the repository root: ``python bench/gateway_bench.py`` (the Makefile sets PATH so Ape
+finds Anvil). A developer tool: it needs Ape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "gateway.json"
+BLOCK_S = 1
+EPOCH_BLOCKS = 20
+SIZE_MB = int(os.environ.get("PINFI_BENCH_MB", "128"))
+REQUESTS = int(os.environ.get("PINFI_BENCH_REQUESTS", "400"))
+TRIALS = 3
+SERVICE_PY = """\
+import asyncio, sys
+BODY = b"pong"
+async def handle(reader, writer):
+    try:
+        while True:
+            head = await reader.readuntil(b"\\r\\n\\r\\n")
+            n = 0
+            for line in head.split(b"\\r\\n"):
+                if line.lower().startswith(b"content-length:"):
+                    n = int(line.split(b":")[1])
+            if n:
+                await reader.readexactly(n)
+            writer.write(b"HTTP/1.1 200 OK\\r\\ncontent-type: text/plain\\r\\ncontent-length: "
+                         + str(len(BODY)).encode() + b"\\r\\n\\r\\n" + BODY)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]))
+    print("serving", flush=True)
+    async with server:
+        await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+def pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, round(q / 100 * (len(s) - 1)))]
+
+
+def ms(x: float) -> float:
+    return round(x * 1000, 3)
+
+
+def local_copy_mb_s(src: Path, tmp: Path) -> float:
+    """A plain local file copy (``shutil.copyfile``), best of three."""
+    best = 0.0
+    for i in range(3):
+        dst = tmp / f"copy{i}.bin"
+        t = time.perf_counter()
+        shutil.copyfile(src, dst)
+        best = max(best, SIZE_MB / (time.perf_counter() - t))
+        dst.unlink()
+    return best
+
+
+def wait_for(cond: Any, timeout: float, what: str, poll: float = 0.3) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise SystemExit(f"gateway_bench: timed out waiting for {what}")
+        time.sleep(poll)
+
+
+def main() -> int:
+    os.chdir(ROOT)
+    from ape import accounts, chain, networks, project
+    from ape.logging import LogLevel, logger
+
+    logger.set_level(LogLevel.WARNING)
+    with networks.parse_network_choice("ethereum:local:foundry"):
+        return run(accounts, chain, project)
+
+
+def run(accounts: Any, chain: Any, project: Any) -> int:
+    from eth_account import Account
+
+    from pinfi import chain as ch
+    from pinfi import params
+    from pinfi.delivery.manifest import Manifest, sha256_file
+    from pinfi.sdk import PinFi
+    from pinfi.types import DeviceState
+    from pinfi_dev import demo
+    from pinfi_dev.deploy import deploy_protocol
+
+    tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    demo.OUT = tmp
+    network = params.network_params(epoch_blocks=EPOCH_BLOCKS, unbonding_blocks=2 * EPOCH_BLOCKS)
+    cls = params.derive(1, name="cpu-bench", commit_window=6, open_window=5, dispute_window=5,
+                        challenge_bps=10_000)
+    admin, owner, client = (accounts.test_accounts[i] for i in (0, 1, 4))
+    d = deploy_protocol(project, chain, admin, network, [cls])
+    dep = ch.Deployment(chain.chain_id, d.addresses(), chain.blocks.head.number,
+                        params={"network": network.to_json(), "classes": [cls.to_json()]})
+    dep.save(tmp / "deployment.json")
+    folder = tmp / "agents" / "provider"
+    operator = demo._keystore(folder / "keys" / "operator.json")
+    admin.transfer(operator.address, 10**19)
+    d.token.transfer(owner, cls.min_bond * 2, sender=admin)
+    d.token.approve(d.staking, cls.min_bond * 2, sender=owner)
+    d.token.transfer(client, 10**24, sender=admin)
+    d.token.approve(d.pool, 2**255, sender=client)
+    start = d.staking.genesisBlock() + (d.staking.currentEpoch() + 1) * EPOCH_BLOCKS
+    chain.mine(max(0, start - chain.blocks.head.number))
+    device = int(d.staking.registerDevice(1, b"bench".ljust(32, b"\0"), operator.address,
+                                          sender=owner).return_value)
+    port = demo._free_port()
+    url = f"http://127.0.0.1:{port}"
+    d.registry.setEndpoint(device, url, sender=owner)
+    cfg = demo._agent_config(folder, chain.provider.http_uri, [device], 0.0, gateway_port=port)
+    text = cfg.read_text().replace('deployment = "../../deployment.json"',
+                                   f'deployment = "{tmp / "deployment.json"}"')
+    cfg.write_text(text + f"max_upload_mb = {2 * SIZE_MB}\n")
+    procs = demo.Processes()
+    procs.start("provider", [sys.executable, "-m", "provider_agent.cli", "run", "--config",
+                             str(cfg)], folder / "agent.log")
+    result: dict[str, Any] = {}
+    try:
+        procs.wait_ready({"provider": folder}, " started: ", timeout=180)
+        wait_for(lambda: _up(url), 120, "the gateway")
+        w3 = chain.provider.web3
+        w3.provider.make_request("evm_setAutomine", [False])
+        w3.provider.make_request("evm_setIntervalMining", [BLOCK_S])
+        print(f"gateway_bench: device {device} proving its first challenge ...", flush=True)
+        wait_for(lambda: d.staking.deviceSummary(device)[2] == DeviceState.ACTIVE, 300,
+                 "the device to become Active")
+        key = bytes(Account.from_key(client.private_key).key)
+        pf = PinFi.connect(chain.provider.http_uri, dep.to_dict(), key)
+        python = demo._sandbox_binds()[1]
+        result["lease_to_running"] = lease_to_running(pf, device, Manifest)
+        result["throughput"] = throughput(pf, device, tmp, Manifest, sha256_file)
+        result["service_proxy"] = service_latency(pf, device, tmp, Manifest, python)
+    finally:
+        procs.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    result["setup"] = {
+        "block_time_s": BLOCK_S, "epoch_blocks": EPOCH_BLOCKS, "file_mb": SIZE_MB,
+        "requests": REQUESTS, "trials": TRIALS, "python": platform.python_version(),
+        "machine": platform.machine(), "cpus": os.cpu_count(),
+        "sandbox": "bwrap" if shutil.which("bwrap") else "rlimits",
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+    }
+    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"wrote {OUT.relative_to(ROOT)}")
+    return 0
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/v1/info", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _end(pf: Any, lease_id: int) -> None:
+    if pf.lease_info(lease_id).live:
+        pf.terminate(lease_id)
+
+
+def lease_to_running(pf: Any, device: int, Manifest: Any) -> dict[str, Any]:
+    trials = []
+    for i in range(TRIALS):
+        m = Manifest.build("process", ["sleep", "60"], env={"TRIAL": str(i)})
+        lease = pf.lease(device, 1, job_spec=m.hash)
+        t0 = time.perf_counter()  # the lease's receipt is in: the client knows it holds it
+        gw = pf.gateway(device)  # registry URL, operator key proven
+        sub = gw.submit(lease.lease_id, m)
+        st = gw.status(lease.lease_id, sub["job"]["job_id"])
+        assert st["state"] == "running", st
+        seconds = time.perf_counter() - t0
+        trials.append({"lease_block": lease.block_number, "job_start_block":
+                       st["start_block"], "blocks": st["start_block"] - lease.block_number,
+                       "seconds": round(seconds, 3)})
+        gw.cancel(lease.lease_id, sub["job"]["job_id"])
+        gw.wait(lease.lease_id, sub["job"]["job_id"], 60, 0.2)
+        _end(pf, lease.lease_id)
+    return {"trials": trials,
+            "median_blocks": statistics.median(t["blocks"] for t in trials),
+            "median_seconds": statistics.median(t["seconds"] for t in trials),
+            "note": "from the client holding the lease's receipt to the job running: identity "
+                    "check, signed submit, job started (blocks: job's start block - lease's "
+                    "block)"}
+
+
+def throughput(pf: Any, device: int, tmp: Path, Manifest: Any, sha256_file: Any
+               ) -> dict[str, Any]:
+    src = tmp / "payload.bin"
+    with open(src, "wb") as f:
+        for _ in range(SIZE_MB):
+            f.write(os.urandom(1 << 20))
+    sha = sha256_file(src)
+    local = local_copy_mb_s(src, tmp)
+    m = Manifest.build("process", ["cp", "payload.bin", "copy.bin"],
+                       inputs={"payload.bin": sha}, outputs=["copy.bin"])
+    lease = pf.lease(device, 3, job_spec=m.hash)
+    gw = pf.gateway(device)
+    data = src.read_bytes()
+    t = time.perf_counter()
+    gw.upload(lease.lease_id, data)  # hashes the body to sign it, streams it, gateway hashes
+    up = SIZE_MB / (time.perf_counter() - t)
+    del data
+    job = gw.submit(lease.lease_id, m)["job"]["job_id"]
+    gw.wait(lease.lease_id, job, 300, 0.2)
+    dest = tmp / "fetched"
+    t = time.perf_counter()
+    got = gw.fetch(lease.lease_id, job, dest)  # streams to disk, then checks the sha256
+    down = SIZE_MB / (time.perf_counter() - t)
+    assert sha256_file(got["copy.bin"]) == sha
+    _end(pf, lease.lease_id)
+    return {"file_mb": SIZE_MB, "local_copy_mb_s": round(local, 1),
+            "upload_mb_s": round(up, 1), "download_mb_s": round(down, 1),
+            "upload_vs_local": round(up / local, 3), "download_vs_local": round(down / local, 3),
+            "goal": ">= 0.5 of a local copy",
+            "note": "upload: client sha256 + EIP-712 signature + HTTP PUT streamed to disk with "
+                    "the gateway's sha256; download: HTTP GET streamed to disk + the client's "
+                    "sha256 check; local: shutil.copyfile, best of 3, same file"}
+
+
+def service_latency(pf: Any, device: int, tmp: Path, Manifest: Any, python: str
+                    ) -> dict[str, Any]:
+    from pinfi.delivery import auth as da
+    from pinfi.delivery.manifest import sha256_hex
+
+    sport = 18000 + os.getpid() % 1000
+    m = Manifest.build("process", [python, "serve.py", str(sport)],
+                       inputs={"serve.py": sha256_hex(SERVICE_PY.encode())},
+                       service_port=sport, env={"PYTHONUNBUFFERED": "1"})
+    lease = pf.lease(device, 3, job_spec=m.hash)
+    gw = pf.gateway(device)
+    job = gw.submit(lease.lease_id, m, {"serve.py": SERVICE_PY.encode()})["job"]["job_id"]
+    direct = httpx.Client(base_url=f"http://127.0.0.1:{sport}", timeout=10)
+    wait_for(lambda: _served(direct), 60, "the job's service")
+    for _ in range(50):  # warm both paths
+        direct.get("/ping")
+        gw.service(lease.lease_id, "GET", "ping")
+    d_times, p_times, s_times = [], [], []
+    for _ in range(REQUESTS):
+        t = time.perf_counter()
+        r = direct.get("/ping")
+        d_times.append(time.perf_counter() - t)
+        assert r.content == b"pong"
+        t = time.perf_counter()
+        r = gw.service(lease.lease_id, "GET", "ping")
+        p_times.append(time.perf_counter() - t)
+        assert r.content == b"pong"
+        t = time.perf_counter()
+        da.sign_request(gw.account, gw.chain_id, gw.pool, lease.lease_id, "GET",
+                        "/v1/service/ping", b"")
+        s_times.append(time.perf_counter() - t)
+    gw.cancel(lease.lease_id, job)
+    _end(pf, lease.lease_id)
+    out = {"requests": REQUESTS,
+           "direct_p50_ms": ms(pct(d_times, 50)), "direct_p99_ms": ms(pct(d_times, 99)),
+           "proxied_p50_ms": ms(pct(p_times, 50)), "proxied_p99_ms": ms(pct(p_times, 99)),
+           "client_signing_p50_ms": ms(pct(s_times, 50))}
+    out["added_p50_ms"] = round(out["proxied_p50_ms"] - out["direct_p50_ms"], 3)
+    out["added_p99_ms"] = round(out["proxied_p99_ms"] - out["direct_p99_ms"], 3)
+    out["added_p50_without_signing_ms"] = round(out["added_p50_ms"]
+                                                - out["client_signing_p50_ms"], 3)
+    out["goal"] = "added p50 <= 5 ms on loopback"
+    return out
+
+
+def _served(c: httpx.Client) -> bool:
+    try:
+        return c.get("/ping").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
