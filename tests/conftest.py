@@ -42,5 +42,8 @@ def token(project, deployer):
 
 
 @pytest.fixture(scope="module")
-def system(project, chain, deployer) -> System:
-    return deploy_system(project, chain, deployer)
+def system(request, project, chain, deployer) -> System:
+    """The protocol with the test class; a test module that sets ``WITH_POOL = False`` gets
+    Staking and the verifier only (to drive ``setPool`` / ``activate`` itself)."""
+    return deploy_system(project, chain, deployer,
+                         with_pool=getattr(request.module, "WITH_POOL", True))

@@ -1,7 +1,8 @@
 """DissipativePool on a real Anvil with the real Staking and PoCPSVerifier.
 
-Devices are activated through real PoCPS challenges (`tests/support/pocps.py`); prices are checked bit
-for bit against `pinfi.protocol.lease_cost`; every custom error of the pool is triggered.
+Devices are activated through real PoCPS challenges (`tests/support/pocps.py`); prices are
+checked bit for bit against `pinfi.protocol.lease_cost`; every custom error of the pool is
+triggered.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pinfi import protocol as proto
+from pinfi.params import PoolPricing
 from tests.support import pocps
 from tests.support.constants import CLASS_ID, EPOCH_BLOCKS, NETWORK, PRICING, deploy_system
 from tests.support.pool import FAR, MAX_UINT96, activate_many, expiry_slot, owed
@@ -25,22 +27,6 @@ UNIT = 10**18
 BETA = PRICING["betaBps"]
 FEE = PRICING["terminateFeeBps"]
 BOND = PRICING["downBond"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_revert_traces():
-    """ape-foundry prints an enriched call trace for every revert (about a second each); these
-    tests only need the decoded custom error, which does not depend on the trace."""
-    from ape_ethereum.trace import Trace
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Trace, "show", lambda self, *args, **kwargs: None)
-        yield
-
-
-@pytest.fixture(scope="module")
-def carol(accounts):
-    return accounts[5]
 
 
 @pytest.fixture(scope="module")
@@ -74,18 +60,8 @@ def goto(chain, env, e: int, offset: int = 1) -> None:
 
 
 def set_alpha(env, alpha: int, **over) -> None:
-    p = {**PRICING, "alpha": alpha, **over}
-    env.pool.setClass(
-        CLASS_ID,
-        p["pFloor"],
-        p["p0"],
-        p["alpha"],
-        p["betaBps"],
-        p["maxLeaseEpochs"],
-        p["terminateFeeBps"],
-        p["downBond"],
-        sender=env.admin,
-    )
+    pricing = PoolPricing.from_json({**PRICING, "alpha": alpha, **over})
+    env.pool.setClass(CLASS_ID, *pricing.to_contract(), sender=env.admin)
 
 
 def lease(env, device: int, epochs: int, client, max_cost: int | None = None):
@@ -726,17 +702,8 @@ def test_governance_bounds(project, chain, env, bob, deployer):
     def set_(**over):
         p = {**good, **over}
         cid = p.pop("classId", 7)
-        return pool.setClass(
-            cid,
-            p["pFloor"],
-            p["p0"],
-            p["alpha"],
-            p["betaBps"],
-            p["maxLeaseEpochs"],
-            p["terminateFeeBps"],
-            p["downBond"],
-            sender=p.pop("sender", env.admin),
-        )
+        sender = p.pop("sender", env.admin)
+        return pool.setClass(cid, *PoolPricing.from_json(p).to_contract(), sender=sender)
 
     with ape.reverts(pool.AccessControlUnauthorizedAccount):
         set_(sender=bob)

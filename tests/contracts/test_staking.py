@@ -35,18 +35,13 @@ MISS_SLASH = MIN_BOND * TEST_CLASS["missSlashBps"] // 10_000
 UNIT = 10**18
 
 
+WITH_POOL = False
+"""These tests only need Staking and the verifier (the root `system` fixture reads this)."""
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _module_setup(system, as_verifier, deployer, alice, bob, operator, keeper):
-    """Build every broader-scoped fixture up front (ape isolation snapshots after them) and
-    silence ape's per-revert trace printout."""
-    with pocps.quiet_revert_traces():
-        yield
-
-
-@pytest.fixture(scope="module")
-def system(project, chain, deployer):
-    """The protocol without a pool: these tests only need Staking and the verifier."""
-    return deploy_system(project, chain, deployer, with_pool=False)
+    """Build every broader-scoped fixture up front (ape isolation snapshots after them)."""
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,6 @@ from tests.support.constants import (
     TEST_CLASS,
     TEST_CLASS_FULL,
     WEIGHT,
-    deploy_system,
 )
 from tests.support.pocps import reverts
 
@@ -41,28 +40,19 @@ MISS_SLASH = MIN_BOND * TEST_CLASS["missSlashBps"] // 10_000
 EMPTY_EPOCH = 2**32 - 1
 
 
+WITH_POOL = False
+"""The protocol without a pool, so that `setPool` and `forceChallenge` can be driven here (the
+root `system` fixture reads this)."""
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _module_setup(system, pool_key, carol, deployer, alice, bob, operator, keeper):
-    """Build every broader-scoped fixture up front (ape isolation snapshots after them) and
-    silence ape's per-revert trace printout."""
-    with pocps.quiet_revert_traces():
-        yield
-
-
-@pytest.fixture(scope="module")
-def system(project, chain, deployer):
-    """The protocol without a pool, so that `setPool` and `forceChallenge` can be driven here."""
-    return deploy_system(project, chain, deployer, with_pool=False)
+    """Build every broader-scoped fixture up front (ape isolation snapshots after them)."""
 
 
 @pytest.fixture(scope="session")
 def pool_key(accounts):
     return accounts[5]
-
-
-@pytest.fixture(scope="session")
-def carol(accounts):
-    return accounts[6]
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The runtime (what a miner or a dApp imports) stays apart from the developer tools.
 
-``import pinfi.sdk, pinfi.cli, provider_agent.cli`` must load no Ape, click, matplotlib, ``pinfi_dev`` or
-simulation module. Checked twice:
+``import pinfi.sdk, pinfi.cli, provider_agent.cli`` must load no Ape, click, matplotlib,
+``pinfi_dev`` or simulation module. Checked twice:
 
 * in a subprocess of the dev environment (fast, offline): nothing forbidden ends up in
   ``sys.modules`` even though it is all installed;

@@ -71,20 +71,20 @@ def test_load_selects_checks_and_reports_one_line(tmp_path: Path) -> None:
         params.load(network="local")
     with pytest.raises(ParamsError, match="not found"):
         params.load(tmp_path / "none.json")
+
+    def refused(raw: dict, match: str) -> None:
+        (tmp_path / "p.json").write_text(json.dumps(raw))
+        with pytest.raises(ParamsError, match=match):
+            params.load(tmp_path / "p.json")
+
     bad = params.load_raw()
     bad["classes"][0]["minBond"] = 1.5e21
-    (tmp_path / "p.json").write_text(json.dumps(bad))
-    with pytest.raises(ParamsError, match="minBond must be an integer"):
-        params.load(tmp_path / "p.json")
+    refused(bad, "minBond must be an integer")
     del bad["classes"][0]["minBond"]
-    (tmp_path / "p.json").write_text(json.dumps(bad))
-    with pytest.raises(ParamsError, match="class cpu-test: missing minBond"):
-        params.load(tmp_path / "p.json")
+    refused(bad, "class cpu-test: missing minBond")
     twice = params.load_raw()
     twice["classes"][1]["id"] = 1
-    (tmp_path / "p.json").write_text(json.dumps(twice))
-    with pytest.raises(ParamsError, match="id 1 must be unique"):
-        params.load(tmp_path / "p.json")
+    refused(twice, "id 1 must be unique")
 
 
 def test_emission_mirror() -> None:
