@@ -1,4 +1,4 @@
-"""Challenge workload backends: the exact product ``C = A x B`` of PROTOCOL.md section 4.
+"""Challenge workload backends: the exact product ``C = A x B`` of docs/protocol.md#the-product-c.
 
 Every backend returns the same ``uint32`` matrix bit for bit; the Merkle tree is always built by
 :mod:`pinfi.protocol` (hashlib SHA-256 on all cores), which also generates the row/column seeds.

@@ -599,7 +599,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_verify)
 
     p = sub.add_parser("challenge", help="compute one challenge offline and print its root",
-                       description="Compute C = A x B for challenge seed s (PROTOCOL.md 4.3) "
+                       description="Compute C = A x B for challenge seed s "
+                                   "(docs/protocol.md#the-product-c) "
                                    "and print its Merkle root (0x hex) on stdout and the timings "
                                    "on stderr.")
     p.add_argument("--seed", required=True, help="challenge seed s, 0x + 64 hex digits")

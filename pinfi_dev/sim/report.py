@@ -275,7 +275,7 @@ def write_report(o: Outcome, out: Path) -> None:
         "catches them before they earn (survival 0.5^16), those already Active at the start at "
         "their first selection; every attempt loses about the slash.")
     add("")
-    add("### What PoCPS time-binds (sizing, PROTOCOL.md section 4)")
+    add("### What PoCPS time-binds (sizing, docs/protocol.md#limits-and-sizing)")
     add("")
     add("| class | n | L | k | c | GPU s (2n^3/F) | C GB | fits VRAM | copy s | host hash s | "
         "prover s | compute budget s | slack (devices per window) | proof bytes | verifier gas "

@@ -1,4 +1,5 @@
-"""PoCPS sizing per class (PROTOCOL.md section 4, "Sizing"): what bounds ``n``, and the slack.
+"""PoCPS sizing per class: what bounds ``n``, and the slack (docs/protocol.md#limits-and-sizing,
+"Sizing").
 
 The rule of the design is ``2 n^3 / F`` about half of the compute budget of the commit window.
 With 12 s blocks and ``n <= 65536`` (the contract's bound) the GPU part is far shorter than any

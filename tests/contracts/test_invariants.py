@@ -1,4 +1,5 @@
-"""PROTOCOL.md section 7 under random sequences: a hypothesis state machine on a real Anvil.
+"""The protocol's invariants under random sequences: a hypothesis state machine on a real Anvil.
+The protocol: docs/protocol.md#device-state-machine and docs/protocol.md#dissipative-pool.
 
 Rules register devices, move the clock, prove honestly, cheat, stay silent (miss), report misses,
 lease, terminate, claim and unbond. After every step the invariants are checked against the
