@@ -72,17 +72,23 @@ def test_connect_errors(chain):
     assert w3.eth.chain_id == chain.chain_id
 
 
-def test_txsender_nonce_replacement_and_revert(chain, project, deployer, tmp_path):
-    """A stuck transaction (fee below the base fee, automine off) is replaced with bumped fees
-    at the same nonce; a reverting call raises a decoded TxReverted and spends no nonce."""
+def _sender(chain, project, deployer, tmp_path, replace_after_blocks: int):
+    """A fresh system and a TxSender of a fresh operator key: (w3, account, sender, contracts)."""
+    from eth_account import Account
+
     system = ah.deploy(project, chain, deployer)
     key = ah.make_key(tmp_path, "op", deployer)
     w3 = ch.connect(ah.rpc_uri(chain))
-    from eth_account import Account
-
     acct = Account.from_key(key.private_key)
-    sender = ch.TxSender(w3, acct, priority_fee=1, replace_after_blocks=2)
+    sender = ch.TxSender(w3, acct, priority_fee=1, replace_after_blocks=replace_after_blocks)
     c = ch.load_contracts(w3, ch.Deployment(int(chain.chain_id), system.addresses()))
+    return w3, acct, sender, c
+
+
+def test_txsender_nonce_replacement_and_revert(chain, project, deployer, tmp_path):
+    """A stuck transaction (fee below the base fee, automine off) is replaced with bumped fees
+    at the same nonce; a reverting call raises a decoded TxReverted and spends no nonce."""
+    w3, acct, sender, c = _sender(chain, project, deployer, tmp_path, 2)
     # Revert: commit by a stranger -> decoded, no nonce used.
     nonce0 = sender.sync_nonce()
     with pytest.raises(ch.TxReverted) as exc:
@@ -114,14 +120,7 @@ def test_wait_reports_a_dropped_transaction_and_a_timeout(chain, project, deploy
     """The one waiter: a transaction whose nonce another (unjournaled) transaction of the same
     account took raises TxDropped; one left unmined raises TxTimeout; a mined one returns its
     receipt even when it was mined between the receipt and the nonce lookups."""
-    from eth_account import Account
-
-    system = ah.deploy(project, chain, deployer)
-    key = ah.make_key(tmp_path, "op", deployer)
-    w3 = ch.connect(ah.rpc_uri(chain))
-    acct = Account.from_key(key.private_key)
-    sender = ch.TxSender(w3, acct, priority_fee=1, replace_after_blocks=1000)
-    c = ch.load_contracts(w3, ch.Deployment(int(chain.chain_id), system.addresses()))
+    w3, acct, sender, c = _sender(chain, project, deployer, tmp_path, 1000)
     w3.provider.make_request("evm_setAutomine", [False])
     try:
         tx = sender.send(c.verifier.functions.checkpoint(), "checkpoint:a")

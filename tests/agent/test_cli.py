@@ -16,17 +16,12 @@ from provider_agent import config as config_mod
 from provider_agent import state as st
 from provider_agent.daemon import Daemon
 from tests.support import agent as ah
-from tests.support.constants import MIN_BOND, TEST_CLASS, deploy_system
+from tests.support.constants import MIN_BOND, TEST_CLASS
 
 PENDING, ACTIVE, JAILED, EXITING, WITHDRAWN = (DeviceState.PENDING, DeviceState.ACTIVE,
                                                DeviceState.JAILED, DeviceState.EXITING,
                                                DeviceState.WITHDRAWN)
 FAR = 2**63
-
-
-@pytest.fixture(scope="module")
-def system(project, chain, deployer):
-    return deploy_system(project, chain, deployer)
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-
 from pinfi.types import DeviceState, ProofStatus
 from provider_agent import config as config_mod
 from provider_agent import state as st
 from provider_agent.daemon import Daemon
 from tests.support import agent as ah
-from tests.support.constants import EPOCH_BLOCKS, MIN_BOND, deploy_system
+from tests.support.constants import EPOCH_BLOCKS, MIN_BOND
 
 OPENED = ProofStatus.OPENED
-
-
-@pytest.fixture(scope="module")
-def system(project, chain, deployer):
-    return deploy_system(project, chain, deployer)
 
 
 def _daemon(tmp_path, chain, system, devices, operator, **extra) -> Daemon:

@@ -3,8 +3,6 @@ keeper's dispute) and slashed, a silent device is reported, the honest agent is 
 
 from __future__ import annotations
 
-import pytest
-
 from pinfi import protocol
 from pinfi.types import DeviceState
 from provider_agent import config as config_mod
@@ -13,14 +11,9 @@ from provider_agent.context import open_context
 from provider_agent.daemon import Daemon
 from provider_agent.verifier import Keeper, full_paths
 from tests.support import agent as ah
-from tests.support.constants import MIN_BOND, TEST_CLASS, deploy_system
+from tests.support.constants import MIN_BOND, TEST_CLASS
 
 JAILED, ACTIVE = DeviceState.JAILED, DeviceState.ACTIVE
-
-
-@pytest.fixture(scope="module")
-def system(project, chain, deployer):
-    return deploy_system(project, chain, deployer)
 
 
 def test_full_paths_rebuild_every_opened_leaf():
