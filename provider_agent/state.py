@@ -9,7 +9,6 @@ truth; this journal says what the agent did and lets it resume without double-su
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from dataclasses import asdict, dataclass, fields
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pinfi.chain import SentTx
+from provider_agent.sqlitedb import open_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS proofs (
@@ -144,11 +144,7 @@ class Journal:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
-                                  timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
+        self.db = open_db(self.path, SCHEMA, synchronous="FULL")
 
     def close(self) -> None:
         with self._lock:
