@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -105,6 +107,19 @@ class Gateway:
         self.runner = Runner(settings, self.store, chain, operator)
         self.auth = Authenticator(chain, self.store, operator.address)
         self.proxy = httpx.AsyncClient(timeout=httpx.Timeout(300.0, connect=5.0))
+        self._ports: dict[tuple[int, int], tuple[float, int]] = {}
+
+    def service_port(self, device_id: int, lease_id: int) -> int:
+        """The service port of the job running under ``lease_id`` (0: none), from the store at
+        most a poll interval ago (the proxy's hot path skips a database read per request)."""
+        now = time.monotonic()
+        hit = self._ports.get((device_id, lease_id))
+        if hit and now - hit[0] < self.s.poll_interval:
+            return hit[1]
+        port = next((j.service_port for j in self.store.running(device_id)
+                     if j.lease_int == lease_id and j.service_port), 0)
+        self._ports[(device_id, lease_id)] = (now, port)
+        return port
 
 
 def _err(status: int, message: str) -> JSONResponse:
@@ -181,10 +196,11 @@ def create_app(gw: Gateway) -> FastAPI:
         return _err(exc.status_code, str(exc.detail))
 
     async def authed(request: Request, *, live: bool, body: bytes = b"",
-                     body_hash: bytes | None = None) -> Any:
+                     body_hash: bytes | None = None, max_age: float = 0.0) -> Any:
         req, signer = gw.auth.signed(request.headers, request.method, _signed_path(request),
                                      body, body_hash)
-        caller = await run_in_threadpool(gw.auth.live, req, signer) if live else None
+        caller = (await run_in_threadpool(gw.auth.live, req, signer, max_age) if live
+                  else None)
         return req, signer, caller
 
     async def job_for(request: Request, job_id: str, body: bytes = b"") -> Job:
@@ -355,23 +371,34 @@ def create_app(gw: Gateway) -> FastAPI:
                    responses={k: ERRORS[k] for k in (401, 403, 409, 413)},
                    openapi_extra={"parameters": AUTH_HEADERS})
     async def service(path: str, request: Request) -> Response:
+        # The body is read whole (bounded by max_upload_mb): its hash is signed, and nothing
+        # reaches the job's service before the signature and the lease are checked. The
+        # answer is streamed back as it comes (no buffering of large responses).
         body = await _body(request, gw.s.max_upload_bytes)
-        req, _signer, caller = await authed(request, live=True, body=body)
-        running = [j for j in gw.store.running(caller.device_id)
-                   if j.lease_int == req.lease_id and j.service_port]
-        if not running:
+        req, _signer, caller = await authed(request, live=True, body=body,
+                                            max_age=gw.s.poll_interval)
+        port = gw.service_port(caller.device_id, req.lease_id)
+        if not port:
             raise Refused(409, "no running job with a service port under this lease")
         gw.auth.consume(req)
         q = request.scope.get("query_string", b"").decode("latin-1")
-        url = f"http://127.0.0.1:{running[0].service_port}/{path}" + (f"?{q}" if q else "")
+        url = f"http://127.0.0.1:{port}/{path}" + (f"?{q}" if q else "")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
         try:
-            r = await gw.proxy.request(request.method, url, content=body, headers=headers)
+            upstream = await gw.proxy.send(
+                gw.proxy.build_request(request.method, url, content=body, headers=headers),
+                stream=True)
         except httpx.HTTPError as err:
             return _err(502, f"the job's service did not answer: {type(err).__name__}")
-        out_headers = {k: v for k, v in r.headers.items()
-                       if k.lower() not in _HOP_HEADERS and k.lower() != "content-encoding"}
-        return Response(r.content, status_code=r.status_code, headers=out_headers)
+        out_headers = {k: v for k, v in upstream.headers.items()
+                       if k.lower() not in _HOP_HEADERS}
+        if int(upstream.headers.get("content-length") or -1) >= 0 and \
+                int(upstream.headers["content-length"]) <= 64 * 1024:
+            data = await upstream.aread()  # small answer: one write, no chunked encoding
+            await upstream.aclose()
+            return Response(data, status_code=upstream.status_code, headers=out_headers)
+        return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code,
+                                 headers=out_headers, background=BackgroundTask(upstream.aclose))
 
     return app
 

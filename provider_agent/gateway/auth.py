@@ -72,15 +72,18 @@ class Authenticator:
     def serves(self, device_id: int) -> bool:
         return self.chain.operator(device_id).lower() == self.operator
 
-    def live(self, req: da.SignedRequest, signer: str) -> Caller:
-        """The signer holds ``req.lease_id`` now, on a device this gateway serves."""
+    def live(self, req: da.SignedRequest, signer: str, max_age: float = 0.0) -> Caller:
+        """The signer holds ``req.lease_id`` now, on a device this gateway serves. With
+        ``max_age`` > 0 (the service proxy), the lease and device state may be read up to that
+        many seconds ago."""
         lid = req.lease_id
         device = lease_device(lid)
         name = format_lease_id(lid)
         if not self.serves(device):
             raise Refused(403, f"lease {name} is for device {device}, which this gateway "
                                "(operator " f"{self.operator}) does not serve")
-        lease = self.chain.lease(device)
+        lease = (self.chain.lease_recent(device, max_age) if max_age > 0
+                 else self.chain.lease(device))
         if lease.client.lower() != signer.lower() and lease.nonce == lease_nonce(lid):
             raise Refused(403, f"signer {signer} is not the client of lease {name}")
         if lease.nonce != lease_nonce(lid):
@@ -88,7 +91,8 @@ class Authenticator:
                                f"{device}:{lease.nonce})")
         if not lease.live:
             raise Refused(403, f"lease {name} has ended (last epoch {lease.end_epoch - 1})")
-        state = self.chain.summary(device).state
+        state = (self.chain.summary_recent(device, max_age) if max_age > 0
+                 else self.chain.summary(device)).state
         if state != DeviceState.ACTIVE:
             raise Refused(403, f"device {device} is {state.label}, not Active")
         return Caller(signer, lid, lease.end_epoch)

@@ -2,12 +2,17 @@
 
 Its own web3 connection (the gateway is its own process). Operators are cached for a few seconds
 (a request burst costs one read), leases and states are read fresh: they decide who may act.
+The one exception is the service proxy's hot path (:meth:`ChainView.lease_recent`,
+:meth:`ChainView.summary_recent`): a read at most ``max_age`` seconds old (the gateway's poll
+interval), the same delay with which a running job is stopped when its lease ends.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from web3 import Web3
 
@@ -15,6 +20,7 @@ from pinfi import chain as ch
 from pinfi.chain import reads
 
 OPERATOR_TTL_S = 5.0
+T = TypeVar("T")
 
 
 class ChainView:
@@ -26,6 +32,8 @@ class ChainView:
         self.chain_id = deployment.chain_id
         self.pool_address = str(self.c.pool.address)
         self._ops: dict[int, tuple[float, str]] = {}
+        self._leases: dict[int, tuple[float, ch.LeaseState]] = {}
+        self._summaries: dict[int, tuple[float, ch.DeviceSummary]] = {}
         self._lock = threading.Lock()
 
     def head(self) -> int:
@@ -39,6 +47,25 @@ class ChainView:
 
     def summary(self, device_id: int) -> ch.DeviceSummary:
         return reads.device_summary(self.c, device_id)
+
+    def lease_recent(self, device_id: int, max_age: float) -> ch.LeaseState:
+        """``leaseOf(device)`` read at most ``max_age`` seconds ago."""
+        return self._recent(self._leases, device_id, max_age, self.lease)
+
+    def summary_recent(self, device_id: int, max_age: float) -> ch.DeviceSummary:
+        return self._recent(self._summaries, device_id, max_age, self.summary)
+
+    def _recent(self, cache: dict[int, tuple[float, T]], device_id: int, max_age: float,
+                read: Callable[[int], T]) -> T:
+        now = time.monotonic()
+        with self._lock:
+            hit = cache.get(device_id)
+        if hit and now - hit[0] < max_age:
+            return hit[1]
+        value = read(device_id)
+        with self._lock:
+            cache[device_id] = (now, value)
+        return value
 
     def operator(self, device_id: int) -> str:
         now = time.monotonic()

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from provider_agent.sqlitedb import open_db
+
 RUNNING, FINISHED = "running", "finished"
 
 SCHEMA = """
@@ -89,10 +91,10 @@ class Store:
         (root / "blobs").mkdir(exist_ok=True)
         (root / "jobs").mkdir(exist_ok=True)
         self.lock = threading.Lock()
-        self.db = sqlite3.connect(root / "gateway.db", check_same_thread=False,
-                                  isolation_level=None, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
+        # WAL + NORMAL: a commit is an append, not an fsync (4 ms -> 0.05 ms per request
+        # nonce); a process crash loses nothing, a power loss at most the last commits (nonces
+        # of requests that expire within MAX_VALIDITY_S anyway; jobs die with the host).
+        self.db = open_db(root / "gateway.db", SCHEMA, synchronous="NORMAL")  # L1: shared opener
 
     def close(self) -> None:
         with self.lock:
