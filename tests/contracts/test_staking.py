@@ -24,12 +24,11 @@ from tests.support.constants import (
     WEIGHT,
     deploy_system,
 )
-from tests.support.pocps import reverts
+from tests.support.pocps import ADMIN_ROLE, logs, reverts
 
 ZERO = "0x" + "00" * 20
 NONE, PENDING, ACTIVE, JAILED, MAINTENANCE, EXITING, WITHDRAWN = range(7)
 EXEMPT, ALWAYS, SAMPLED = range(3)
-ADMIN_ROLE = b"\x00" * 32
 EMPTY_EPOCH = 2**32 - 1
 MISS_SLASH = MIN_BOND * TEST_CLASS["missSlashBps"] // 10_000
 UNIT = 10**18
@@ -54,10 +53,6 @@ def as_verifier(system, accounts, chain):
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-
-
-def logs(tx, event) -> list[dict]:
-    return [dict(log.event_arguments) for log in tx.decode_logs(event)]
 
 
 def emitted(block: int, genesis: int, rate: int = REWARD_PER_BLOCK,
@@ -167,17 +162,8 @@ def test_constructor_accepts_bounds_and_rejects_zero_addresses(project, system, 
 
 def test_set_verifier_once(project, system, deployer, alice):
     s = deploy_staking(project, system.token, deployer)
-    with reverts(s.AccessControlUnauthorizedAccount, account=alice, neededRole=ADMIN_ROLE):
-        s.setVerifier(alice, sender=alice)
-    with reverts(s.ZeroAddress):
-        s.setVerifier(ZERO, sender=deployer)
-    tx = s.setVerifier(alice, sender=deployer)
-    assert logs(tx, s.VerifierSet) == [{"verifier": alice.address}]
-    assert s.verifier() == alice.address
-    with reverts(s.VerifierAlreadySet):
-        s.setVerifier(deployer, sender=deployer)
-    with reverts(s.VerifierAlreadySet):  # checked before the zero address
-        s.setVerifier(ZERO, sender=deployer)
+    pocps.check_set_once(s, "Verifier", admin=deployer, stranger=alice, target=alice,
+                         other=deployer)
     with reverts(system.staking.VerifierAlreadySet):
         system.staking.setVerifier(alice, sender=deployer)
 

@@ -25,10 +25,9 @@ from tests.support.constants import (
     TEST_CLASS_FULL,
     WEIGHT,
 )
-from tests.support.pocps import reverts
+from tests.support.pocps import ADMIN_ROLE, logs, reverts
 
 ZERO = "0x" + "00" * 20
-ADMIN_ROLE = b"\x00" * 32
 NONE_, COMMITTED, OPENED, SLASHED = range(4)
 PENDING, ACTIVE, JAILED = 1, 2, 3
 N, LEAF, K = TEST_CLASS["n"], TEST_CLASS["leaf"], TEST_CLASS["k"]
@@ -58,10 +57,6 @@ def pool_key(accounts):
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-
-
-def logs(tx, event) -> list[dict]:
-    return [dict(log.event_arguments) for log in tx.decode_logs(event)]
 
 
 def start(system, epoch: int) -> int:
@@ -109,18 +104,8 @@ def test_constructor_and_wiring(project, system, deployer):
 
 
 def test_set_pool_once(system, deployer, alice, pool_key):
-    v = system.verifier
-    with reverts(v.AccessControlUnauthorizedAccount, account=alice, neededRole=ADMIN_ROLE):
-        v.setPool(pool_key, sender=alice)
-    with reverts(v.ZeroAddress):
-        v.setPool(ZERO, sender=deployer)
-    tx = v.setPool(pool_key, sender=deployer)
-    assert logs(tx, v.PoolSet) == [{"pool": pool_key.address}]
-    assert v.pool() == pool_key.address
-    with reverts(v.PoolAlreadySet):
-        v.setPool(alice, sender=deployer)
-    with reverts(v.PoolAlreadySet):
-        v.setPool(ZERO, sender=deployer)
+    pocps.check_set_once(system.verifier, "Pool", admin=deployer, stranger=alice, target=pool_key,
+                         other=alice)
 
 
 def test_prepare_only_by_staking(system, deployer, alice):

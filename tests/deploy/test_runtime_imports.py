@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import importlib.metadata as md
-import json
 import subprocess
 import sys
 import tomllib
@@ -24,33 +23,17 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tests.support.imports import forbidden_loaded
+
 ROOT = Path(__file__).resolve().parents[2]
 UV = ROOT / ".venv" / "bin" / "uv"
-FORBIDDEN = ("ape", "ape_", "ethpm_types", "click", "matplotlib", "pinfi_dev", "pinfi.sim",
-             "hypothesis", "pytest")
-
-# Imports the runtime entry points and prints the forbidden modules that came with them.
-CHECK = f"""
-import json, sys
-import pinfi.sdk, pinfi.cli, provider_agent.cli
-bad = sorted(m for m in sys.modules
-             if any(m == f or m.startswith(f if f.endswith("_") else f + ".")
-                    for f in {FORBIDDEN!r}))
-print(json.dumps(bad))
-"""
-
-
-def _forbidden_loaded(python: str | Path, cwd: Path) -> list[str]:
-    proc = subprocess.run([str(python), "-c", CHECK], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    loaded: list[str] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return loaded
+#: The runtime entry points: what a miner or a dApp imports.
+ENTRY_POINTS = ("pinfi.sdk", "pinfi.cli", "provider_agent.cli")
 
 
 def test_runtime_imports_no_dev_module_in_dev_env(tmp_path):
     """Everything is installed here; the runtime must still not import it."""
-    assert _forbidden_loaded(sys.executable, tmp_path) == []
+    assert forbidden_loaded(sys.executable, ENTRY_POINTS, tmp_path) == []
 
 
 def runtime_pins() -> list[str]:
@@ -117,4 +100,4 @@ def test_runtime_imports_in_a_runtime_only_venv(tmp_path):
                             "('ape', 'matplotlib') if u.find_spec(m)])"],
                            capture_output=True, text=True, check=False)
     assert probe.stdout.strip() == "[]", f"dev packages in the runtime-only venv: {probe.stdout}"
-    assert _forbidden_loaded(python, tmp_path) == []
+    assert forbidden_loaded(python, ENTRY_POINTS, tmp_path) == []

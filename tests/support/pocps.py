@@ -225,6 +225,35 @@ def dispute_calldata(tree: proto.MerkleTree, picks, q: int) -> tuple[bytes, list
     return tree.leaf_bytes(leaf_index), tree.path(leaf_index), entry_index
 
 
+
+ADMIN_ROLE = b"\x00" * 32
+"""OpenZeppelin's DEFAULT_ADMIN_ROLE."""
+
+
+def logs(tx, event) -> list[dict]:
+    """The decoded arguments of every ``event`` log of ``tx``."""
+    return [dict(log.event_arguments) for log in tx.decode_logs(event)]
+
+
+def check_set_once(contract, name: str, admin, stranger, target, other) -> None:
+    """An admin-only, set-once address wiring (``setVerifier``, ``setPool``): a stranger and the
+    zero address are refused; the admin's first call sets ``target`` and logs ``<name>Set``;
+    every later call reverts ``<name>AlreadySet``, the zero address too (checked first)."""
+    from pinfi.types import ZERO_ADDRESS
+
+    setter = getattr(contract, f"set{name}")
+    with reverts(contract.AccessControlUnauthorizedAccount, account=stranger,
+                 neededRole=ADMIN_ROLE):
+        setter(target, sender=stranger)
+    with reverts(contract.ZeroAddress):
+        setter(ZERO_ADDRESS, sender=admin)
+    tx = setter(target, sender=admin)
+    assert logs(tx, getattr(contract, f"{name}Set")) == [{name.lower(): target.address}]
+    assert getattr(contract, name.lower())() == target.address
+    for again in (other, ZERO_ADDRESS):
+        with reverts(getattr(contract, f"{name}AlreadySet")):
+            setter(again, sender=admin)
+
 def quiet_revert_traces():
     """Context manager: skip ape's call-trace printout on every revert.
 
