@@ -79,10 +79,6 @@ class Daemon:
                     crash_at: set[str] | None = None) -> Daemon:
         return cls(open_context(cfg, "operator", metrics), crash_at=crash_at)
 
-    @property
-    def last_head(self) -> int:
-        return self.follower.last
-
     # ---- backends
 
     def backend_for(self, device_id: int) -> Backend:

@@ -41,10 +41,6 @@ class Params:
     def by_name(self) -> dict[str, ClassParams]:
         return {c.name: c for c in self.classes}
 
-    @property
-    def by_id(self) -> dict[int, ClassParams]:
-        return {c.id: c for c in self.classes}
-
     def cls(self, key: str | int) -> ClassParams:
         """The class named ``key`` or with id ``key`` (``"cpu-test"``, ``1`` or ``"1"``)."""
         for c in self.classes:
