@@ -69,6 +69,13 @@ def lease(env, device: int, epochs: int, client, max_cost: int | None = None):
     return env.pool.lease(device, epochs, cost, FAR, JOB, sender=client)
 
 
+def lease_escrow(env, device: int, epochs: int, client) -> int:
+    """Lease ``device`` for ``epochs`` at the quoted price; returns the part of it escrowed."""
+    cost = env.pool.quote(CLASS_ID, epochs)
+    lease(env, device, epochs, client)
+    return proto.split_payment(cost, BETA)[1]
+
+
 # ---------------------------------------------------------------------- pricing
 
 
@@ -279,9 +286,7 @@ def test_terminate_refunds_and_burns_fee(chain, env, alice, bob, carol):
     pool, token = env.pool, env.token
     d0 = env.devices[0]
     c = pocps.next_epoch(chain, env)
-    cost = pool.quote(CLASS_ID, 10)
-    lease(env, d0, 10, bob)
-    escrow = proto.split_payment(cost, BETA)[1]
+    escrow = lease_escrow(env, d0, 10, bob)
     goto(chain, env, c + 2)
     refund = escrow * (10 - 2 - 1) // 10
     fee = refund * FEE // 10_000
@@ -327,9 +332,7 @@ def test_claim_after_dispute_epoch_only(chain, env, alice, bob):
     pool, token = env.pool, env.token
     d0 = env.devices[0]
     c = pocps.next_epoch(chain, env)
-    cost = pool.quote(CLASS_ID, 2)
-    lease(env, d0, 2, bob)
-    escrow = proto.split_payment(cost, BETA)[1]
+    escrow = lease_escrow(env, d0, 2, bob)
     with ape.reverts(pool.NotDeviceOwner):
         pool.claim(d0, sender=bob)
     with ape.reverts(pool.NothingToClaim):
@@ -362,9 +365,7 @@ def test_report_down_failed_refunds_client(chain, env, alice, bob, keeper):
     pool, token, verifier = env.pool, env.token, env.verifier
     d0 = env.devices[0]
     c = pocps.next_epoch(chain, env)
-    cost = pool.quote(CLASS_ID, 6)
-    lease(env, d0, 6, bob)
-    escrow = proto.split_payment(cost, BETA)[1]
+    escrow = lease_escrow(env, d0, 6, bob)
     lease_id = lid(d0, 1)
     with ape.reverts(pool.NotClient):
         pool.reportDown(lease_id, sender=alice)
@@ -596,9 +597,7 @@ def test_pending_down_report_is_left_to_resolve_down(chain, env, alice, bob):
     pool, token, staking = env.pool, env.token, env.staking
     d0 = env.devices[0]
     c = pocps.next_epoch(chain, env)
-    cost = pool.quote(CLASS_ID, 6)
-    lease(env, d0, 6, bob)
-    escrow = proto.split_payment(cost, BETA)[1]
+    escrow = lease_escrow(env, d0, 6, bob)
     pool.reportDown(lid(d0, 1), sender=bob)
     tx = staking.declareMaintenance(d0, 3, sender=alice)
     assert ended_event(tx, pool) is None
