@@ -17,6 +17,7 @@ from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
+from eth_typing import Hash32
 from eth_utils import keccak, to_checksum_address
 
 DOMAIN_NAME = "PinFi Gateway"
@@ -70,7 +71,7 @@ def _encode_member(typ: str, value: Any) -> bytes:
 
 
 def _sign_raw(account: LocalAccount, digest: bytes) -> str:
-    return "0x" + bytes(account.unsafe_sign_hash(digest).signature).hex()
+    return "0x" + bytes(account.unsafe_sign_hash(Hash32(digest)).signature).hex()
 
 
 def _recover_raw(digest: bytes, signature: str | bytes) -> str:
