@@ -11,6 +11,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eth_utils import to_checksum_address
+
 from pinfi import chain as ch
 from pinfi.chain import reads as rd
 from pinfi.delivery.manifest import Manifest, ManifestError, OutputFile, sha256_file
@@ -93,7 +95,7 @@ def _known_device(pf: PinFi, device_id: int) -> dict[str, Any]:
 
 def classes(args: argparse.Namespace) -> int:
     pf = connect(args, account=False)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for c in pf.classes():
         free = pf.free_devices(c.id)
         try:
@@ -160,8 +162,8 @@ def _manifest(path: str, inputs: list[str]) -> tuple[Manifest, dict[str, Path]]:
         files[name] = Path(local)
     given = {i.get("path"): i.get("sha256") for i in doc.get("inputs", []) or []
              if isinstance(i, dict)}
-    for name, local in files.items():
-        given[name] = sha256_file(local)
+    for name, file in files.items():
+        given[name] = sha256_file(file)
     if given:
         doc["inputs"] = [{"path": p, "sha256": h} for p, h in sorted(given.items())]
     return Manifest.parse(doc), files
@@ -289,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"leased device {device}: lease {lease_id}, epochs {ls.start_epoch}.."
               f"{ls.end_epoch}, cost {format_pin(ls.cost)}", file=sys.stderr)
     for name, local in files.items():
-        gw.upload(lease_id, local.read_bytes())
+        gw.upload(lease_id, local)
         print(f"uploaded {name} ({local.stat().st_size} bytes)", file=sys.stderr)
     sub = gw.submit(lease_id, m)
     job_id = sub["job"]["job_id"]
@@ -404,7 +406,8 @@ def account(args: argparse.Namespace) -> int:
         return 0
     pf = connect(args, account=args.address is None)
     who = args.address or pf.address
-    eth = int(ch.with_retry(lambda: pf.w3.eth.get_balance(who), what="eth_getBalance"))
+    eth = int(ch.with_retry(lambda: pf.w3.eth.get_balance(to_checksum_address(who)),
+                            what="eth_getBalance"))
     pin = pf.balance(who)
     _out(args, {"address": who, "pin_wei": pin, "eth_wei": eth},
          f"{who}: {format_pin(pin)}, {Decimal(eth) / UNIT:f} ETH")
