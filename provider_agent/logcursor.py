@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
@@ -26,25 +27,24 @@ class KV(Protocol):
     def put(self, k: str, v: str) -> None: ...
 
 
+@dataclass
 class LogCursor:
-    """Reads the logs of one contract event, resumably.
+    """Reads the logs of one contract event (``event``, a web3 contract event), resumably; its
+    position is saved in ``kv`` under ``key``.
 
     ``first_block`` is where a cursor with nothing saved starts (e.g. the deployment block, or
-    ``head - lookback`` with ``lookback`` set).
+    ``head - lookback`` with ``lookback`` set). One :meth:`poll` reads at most ``max_chunks``
+    ranges of ``max_scan`` blocks.
     """
 
-    def __init__(self, kv: KV, key: str, event: Any, first_block: int = 0,
-                 lookback: int | None = None, max_scan: int = MAX_SCAN,
-                 argument_filters: dict[str, Any] | None = None,
-                 max_chunks: int = 50) -> None:
-        self.kv = kv
-        self.key = key
-        self.event = event
-        self.first_block = first_block
-        self.lookback = lookback
-        self.max_scan = max_scan
-        self.argument_filters = argument_filters
-        self.max_chunks = max_chunks
+    kv: KV
+    key: str
+    event: Any
+    first_block: int = 0
+    lookback: int | None = None
+    max_scan: int = MAX_SCAN
+    argument_filters: dict[str, Any] | None = None
+    max_chunks: int = 50
 
     @property
     def position(self) -> int | None:
