@@ -231,11 +231,9 @@ def throughput(pf: Any, device: int, tmp: Path, Manifest: Any, sha256_file: Any
                        inputs={"payload.bin": sha}, outputs=["copy.bin"])
     lease = pf.lease(device, 3, job_spec=m.hash)
     gw = pf.gateway(device)
-    data = src.read_bytes()
     t = time.perf_counter()
-    gw.upload(lease.lease_id, data)  # hashes the body to sign it, streams it, gateway hashes
+    gw.upload(lease.lease_id, src)  # hashes the file to sign it, streams it, gateway hashes
     up = SIZE_MB / (time.perf_counter() - t)
-    del data
     job = gw.submit(lease.lease_id, m)["job"]["job_id"]
     gw.wait(lease.lease_id, job, 300, 0.2)
     dest = tmp / "fetched"
@@ -248,9 +246,10 @@ def throughput(pf: Any, device: int, tmp: Path, Manifest: Any, sha256_file: Any
             "upload_mb_s": round(up, 1), "download_mb_s": round(down, 1),
             "upload_vs_local": round(up / local, 3), "download_vs_local": round(down / local, 3),
             "goal": ">= 0.5 of a local copy",
-            "note": "upload: client sha256 + EIP-712 signature + HTTP PUT streamed to disk with "
-                    "the gateway's sha256; download: HTTP GET streamed to disk + the client's "
-                    "sha256 check; local: shutil.copyfile, best of 3, same file"}
+            "note": "upload: client sha256 of the file + EIP-712 signature + HTTP PUT streamed "
+                    "from disk to disk with the gateway's sha256; download: HTTP GET streamed "
+                    "to disk + the client's sha256 check; local: shutil.copyfile, best of 3, "
+                    "same file"}
 
 
 def service_latency(pf: Any, device: int, tmp: Path, Manifest: Any, python: str

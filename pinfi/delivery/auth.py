@@ -104,12 +104,13 @@ def from_headers(headers: Any, method: str, path: str, body: bytes = b"",
 
 def sign_request(account: LocalAccount, chain_id: int, pool: str, lease_id: int, method: str,
                  path: str, body: bytes = b"", validity_s: int = DEFAULT_VALIDITY_S,
-                 now: float | None = None) -> dict[str, str]:
-    """The headers that authenticate one request (``path`` with its query string, as sent)."""
+                 now: float | None = None, body_hash: bytes | None = None) -> dict[str, str]:
+    """The headers that authenticate one request (``path`` with its query string, as sent).
+    ``body_hash``: the body's SHA-256 when already known (an upload's declared hash)."""
     nonce = os.urandom(32)
     expiry = int(now if now is not None else time.time()) + int(validity_s)
-    req = SignedRequest(int(lease_id), method.upper(), path, hashlib.sha256(body).digest(),
-                        nonce, expiry, "")
+    digest = body_hash if body_hash is not None else hashlib.sha256(body).digest()
+    req = SignedRequest(int(lease_id), method.upper(), path, digest, nonce, expiry, "")
     sig = REQUEST.sign(account, chain_id, pool, req)
     return {LEASE_HEADER: hex(int(lease_id)), NONCE_HEADER: "0x" + nonce.hex(),
             EXPIRY_HEADER: str(expiry), SIGNATURE_HEADER: sig}
