@@ -81,12 +81,24 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         uint32 horizon; // latest end epoch of any lease of the class: from it on, D = 0
     }
 
-    /// @dev A device's current (or last) lease. One slot: client | start | end | nonce.
+    /// @dev A device's current (or last) lease. One slot: client | start | end | nonce | feeBps.
     struct Lease {
         address client;
         uint32 start; // first leased epoch
         uint32 end; // first epoch not leased (set to the current epoch on termination)
-        uint32 nonce; // leases of this device so far; the low 64 bits of the lease id
+        uint16 nonce; // leases of this device so far; the low 64 bits of the lease id
+        uint16 terminateFeeBps; // the class's terminateFeeBps when the lease opened (kept)
+    }
+
+    /// @notice Governance input of `setClass` (bounds in docs/protocol.md#governance-bounds).
+    struct PoolParams {
+        uint128 pFloor; // price floor per device-epoch, in [1, 2^96 - 1] base units
+        uint128 p0; // price scale P0, in [0, 2^96 - 1] base units
+        uint64 alpha; // exponent (UD60x18), in (0, 4e18]
+        uint16 betaBps; // share of each payment burned, <= 10000
+        uint32 maxLeaseEpochs; // longest lease, in [1, 8760]
+        uint16 terminateFeeBps; // share of a termination refund burned, <= 10000 (new leases only)
+        uint128 downBond; // bond of `reportDown`, in [1, 2^96 - 1]
     }
 
     /// @dev Owner's money and the current lease's escrow. One slot:
@@ -284,43 +296,30 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
-    /// @notice Create or update the pricing of `classId`. Applies to leases and extensions from
-    ///         now on; live leases keep what they paid. Demand bookkeeping is kept.
-    /// @param pFloor Price floor per device-epoch, in [1, 2^96 - 1] base units.
-    /// @param p0 Price scale `P0`, in [0, 2^96 - 1] base units.
-    /// @param alpha Exponent (UD60x18), in (0, 4e18].
-    /// @param betaBps Share of each payment burned, <= 10000.
-    /// @param maxLeaseEpochs Longest lease, in [1, 8760].
-    /// @param terminateFeeBps Share of a termination refund burned, <= 10000.
-    /// @param downBond Bond of `reportDown`, in [1, 2^96 - 1].
-    function setClass(
-        uint16 classId,
-        uint128 pFloor,
-        uint128 p0,
-        uint64 alpha,
-        uint16 betaBps,
-        uint32 maxLeaseEpochs,
-        uint16 terminateFeeBps,
-        uint128 downBond
-    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    /// @notice Create or update the pricing of `classId`. Applies to leases, extensions and
+    ///         reports from now on; a live lease keeps what it paid and the `terminateFeeBps` in
+    ///         force when it opened. Demand bookkeeping is kept.
+    function setClass(uint16 classId, PoolParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (classId == 0) revert ClassIdZero();
-        if (pFloor == 0 || pFloor > MAX_AMOUNT) revert PriceOutOfRange(pFloor);
-        if (p0 > MAX_AMOUNT) revert PriceOutOfRange(p0);
-        if (alpha == 0 || alpha > MAX_ALPHA) revert AlphaOutOfRange(alpha);
-        if (betaBps > BPS) revert BpsOutOfRange(betaBps);
-        if (terminateFeeBps > BPS) revert BpsOutOfRange(terminateFeeBps);
-        if (maxLeaseEpochs == 0 || maxLeaseEpochs > MAX_LEASE_EPOCHS) revert MaxLeaseEpochsOutOfRange(maxLeaseEpochs);
-        if (downBond == 0 || downBond > MAX_AMOUNT) revert DownBondOutOfRange(downBond);
+        if (p.pFloor == 0 || p.pFloor > MAX_AMOUNT) revert PriceOutOfRange(p.pFloor);
+        if (p.p0 > MAX_AMOUNT) revert PriceOutOfRange(p.p0);
+        if (p.alpha == 0 || p.alpha > MAX_ALPHA) revert AlphaOutOfRange(p.alpha);
+        if (p.betaBps > BPS) revert BpsOutOfRange(p.betaBps);
+        if (p.terminateFeeBps > BPS) revert BpsOutOfRange(p.terminateFeeBps);
+        if (p.maxLeaseEpochs == 0 || p.maxLeaseEpochs > MAX_LEASE_EPOCHS) {
+            revert MaxLeaseEpochsOutOfRange(p.maxLeaseEpochs);
+        }
+        if (p.downBond == 0 || p.downBond > MAX_AMOUNT) revert DownBondOutOfRange(p.downBond);
         Class storage k = _classes[classId];
         // The casts are safe: each value was checked against MAX_AMOUNT (2^96 - 1) above.
-        k.pFloor = uint96(pFloor);
-        k.p0 = uint96(p0);
-        k.alpha = alpha;
-        k.betaBps = betaBps;
-        k.terminateFeeBps = terminateFeeBps;
-        k.maxLeaseEpochs = maxLeaseEpochs;
-        k.downBond = uint96(downBond);
-        emit ClassSet(classId, pFloor, p0, alpha, betaBps, maxLeaseEpochs, terminateFeeBps, downBond);
+        k.pFloor = uint96(p.pFloor);
+        k.p0 = uint96(p.p0);
+        k.alpha = p.alpha;
+        k.betaBps = p.betaBps;
+        k.terminateFeeBps = p.terminateFeeBps;
+        k.maxLeaseEpochs = p.maxLeaseEpochs;
+        k.downBond = uint96(p.downBond);
+        emit ClassSet(classId, p.pFloor, p.p0, p.alpha, p.betaBps, p.maxLeaseEpochs, p.terminateFeeBps, p.downBond);
     }
 
     // ---------------------------------------------------------------- client actions
@@ -372,8 +371,14 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         // fits; epochs fit in uint32 for 2^32 epochs after genesis (as in Staking).
         _storeDemand(classId, k, demand + 1, current, end);
         _addExpiry(classId, end);
-        uint32 nonce = l.nonce + 1;
-        dev.lease = Lease({client: msg.sender, start: uint32(current), end: uint32(end), nonce: nonce});
+        uint16 nonce = l.nonce + 1;
+        dev.lease = Lease({
+            client: msg.sender,
+            start: uint32(current),
+            end: uint32(end),
+            nonce: nonce,
+            terminateFeeBps: k.terminateFeeBps
+        });
         // cost - burned <= cost <= MAX_AMOUNT (checked), so the cast is exact. The previous lease's
         // `locked` escrow stays in `credited` and is released by being overwritten.
         uint96 escrowed = uint96(cost - burned);
@@ -711,7 +716,7 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
 
     /// @notice Id of the device's current (or last) lease; 0 if it was never leased.
     function currentLeaseId(uint256 deviceId) external view returns (uint256) {
-        uint32 nonce = _devices[deviceId].lease.nonce;
+        uint16 nonce = _devices[deviceId].lease.nonce;
         return nonce == 0 ? 0 : _leaseId(deviceId, nonce);
     }
 
@@ -757,7 +762,8 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
     ///      the expiry moves out of its old end epoch, `end = current`, and the unused whole
     ///      epochs' escrow `refund = locked * (end - current - 1) / (end - start)` (floor) leaves
     ///      `locked` and `credited`; the rest is released after the current epoch's dispute epoch.
-    ///      Returns the refund and the class's `terminateFeeBps` (only `terminate` charges it).
+    ///      Returns the refund and the lease's own `terminateFeeBps` (the class's when it opened;
+    ///      only `terminate` charges it).
     function _endNow(uint256 deviceId, Device storage dev, Lease memory l, Escrow memory e, uint256 current)
         internal
         returns (uint256 refund, uint256 feeBps)
@@ -779,7 +785,7 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         }
         e.lockedUntil = uint32(current + 1);
         dev.escrow = e;
-        feeBps = k.terminateFeeBps;
+        feeBps = l.terminateFeeBps;
     }
 
     function _currentEpoch() internal view returns (uint256) {

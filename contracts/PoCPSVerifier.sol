@@ -38,6 +38,14 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         bool exists;
     }
 
+    /// @dev Storage form of a class version: `ProofClass` plus, in the current version's slot,
+    ///      the first epoch of the scheduled version (0: none), so that the common case of
+    ///      `paramsAt` is one storage read.
+    struct StoredClass {
+        ProofClass p;
+        uint32 nextSince;
+    }
+
     /// @dev Governance input of `setClass` (the derived fields of `ProofClass` are computed).
     struct ProofParams {
         uint32 n;
@@ -99,10 +107,19 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     error AlreadySlashed(uint256 deviceId, uint256 epoch);
     error ReportTooEarly(uint256 deviceId, uint256 epoch, uint256 fromBlock);
     error ReportTooLate(uint256 deviceId, uint256 epoch);
+    /// @notice A scheduled class version took effect this epoch; the previous one still judges
+    ///         the previous epoch, so the next change must wait until `fromEpoch`.
+    error ClassChangePending(uint16 classId, uint256 fromEpoch);
 
     // ---------------------------------------------------------------- events
 
-    event ClassSet(uint16 indexed classId, ProofClass params);
+    /// @notice Parameters of `classId` scheduled to take effect from `fromEpoch` (a new class:
+    ///         at once). Every proof, miss and dispute of an epoch is judged by the version in
+    ///         force for that epoch.
+    event ClassSet(uint16 indexed classId, ProofClass params, uint256 fromEpoch);
+    /// @notice A first miss within `graceEpochs`: no slash, no jail; the device must prove
+    ///         `mustProveEpoch`.
+    event GraceMiss(uint256 indexed deviceId, uint256 indexed epoch, address indexed reporter, uint256 mustProveEpoch);
     event PoolSet(address pool);
     event EpochCheckpointed(uint256 indexed epoch, bytes32 seed);
     event Committed(uint256 indexed deviceId, uint256 indexed epoch, bytes32 root);
@@ -120,15 +137,30 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     ///      counter of docs/protocol.md are literals inside `entry`'s assembly.
     uint256 internal constant MASK64 = 0xFFFFFFFFFFFFFFFF;
     uint32 internal constant EMPTY_EPOCH = type(uint32).max;
+    /// @dev Basis-point denominator.
+    uint256 internal constant BPS = 10_000;
+    /// @notice Epochs between `setClass` and the new version taking effect: every window of the
+    ///         current epoch closes first, and providers see the change a whole epoch ahead.
+    uint256 public constant CLASS_DELAY_EPOCHS = 2;
+    /// @notice Largest `graceEpochs` (one month of 1 h epochs).
+    uint256 public constant MAX_GRACE_EPOCHS = 720;
+    /// @dev Domain tag of the checked-strata draw: `keccak256(abi.encode(sseed, CHECK_TAG, j))`.
+    bytes32 internal constant CHECK_TAG = "check";
 
     IStaking public immutable staking;
+    /// @notice A miss with no other miss of the device in the `graceEpochs` epochs before it is
+    ///         a grace miss: no slash, no jail, no bounty (0: every miss is slashed).
+    uint256 public immutable graceEpochs;
     uint256 public immutable genesisBlock;
     uint256 public immutable epochBlocks;
 
     // ---------------------------------------------------------------- storage
 
     address public pool;
-    mapping(uint16 classId => ProofClass) internal _classes;
+    /// @dev Current version of each class (and when the scheduled one takes effect).
+    mapping(uint16 classId => StoredClass) internal _classes;
+    /// @dev Scheduled version of each class (valid when the current one's `nextSince != 0`).
+    mapping(uint16 classId => ProofClass) internal _nextClasses;
     /// @notice Randomness of each epoch: the hash of its first block, stored by `checkpoint`.
     mapping(uint256 epoch => bytes32) public epochSeed;
     mapping(uint256 deviceId => Record[2]) internal _records;
@@ -137,12 +169,18 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     /// @notice Epoch + 1 of the device's last forced challenge that it passed (0: none). Kept
     ///         apart from the recycled proof records so the pool can resolve a report any time.
     mapping(uint256 deviceId => uint256) public forcedPassedPlusOne;
+    /// @notice Epoch + 1 of the device's latest reported miss (grace or slashed; 0: none).
+    mapping(uint256 deviceId => uint256) public lastMissPlusOne;
+    /// @notice Epoch + 1 the device must prove after a grace miss (0: none).
+    mapping(uint256 deviceId => uint256) public owedEpochPlusOne;
 
     // ---------------------------------------------------------------- construction / governance
 
-    constructor(IStaking staking_, address admin) {
+    constructor(IStaking staking_, uint256 graceEpochs_, address admin) {
         if (address(staking_) == address(0) || admin == address(0)) revert ZeroAddress();
+        if (graceEpochs_ > MAX_GRACE_EPOCHS) revert InvalidParameter("graceEpochs");
         staking = staking_;
+        graceEpochs = graceEpochs_;
         genesisBlock = staking_.genesisBlock();
         epochBlocks = staking_.epochBlocks();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -156,9 +194,34 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         emit PoolSet(pool_);
     }
 
-    /// @notice Set the PoCPS parameters of a class. Bounds are in docs/protocol.md; each failure
-    ///         names the offending parameter.
+    /// @notice Set the PoCPS parameters of a class. A new class takes effect at once; a change
+    ///         of an existing class takes effect from `currentEpoch + CLASS_DELAY_EPOCHS` (never
+    ///         for an epoch whose windows have opened), and replaces a change still scheduled.
+    ///         Bounds are in docs/protocol.md#governance-bounds; each failure names the parameter.
     function setClass(uint16 classId, ProofParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        ProofClass memory pc = _validated(classId, p);
+        StoredClass storage cur = _classes[classId];
+        uint256 current = currentEpoch();
+        if (!cur.p.exists) {
+            cur.p = pc;
+            emit ClassSet(classId, pc, current);
+            return;
+        }
+        uint256 since = cur.nextSince;
+        if (since != 0 && current >= since) {
+            // The scheduled version is in force. The current one still judges epoch
+            // `current - 1` (reports, disputes) until `since + 1`.
+            if (current == since) revert ClassChangePending(classId, since + 1);
+            cur.p = _nextClasses[classId];
+        }
+        uint256 from = current + CLASS_DELAY_EPOCHS;
+        _nextClasses[classId] = pc;
+        cur.nextSince = uint32(from);
+        emit ClassSet(classId, pc, from);
+    }
+
+    /// @dev The one validation of `setClass`: every bound of docs/protocol.md#governance-bounds.
+    function _validated(uint16 classId, ProofParams calldata p) internal view returns (ProofClass memory) {
         if (classId == 0) revert InvalidParameter("classId");
         uint256 n = p.n;
         if (n < 16 || n > 65_536 || n & (n - 1) != 0) revert InvalidParameter("n");
@@ -166,7 +229,8 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         if (leaf == 0 || leaf > 1024 || leaf > n || leaf & (leaf - 1) != 0) revert InvalidParameter("leaf");
         uint256 logLeaves = _log2(n * n / leaf);
         if (p.k == 0 || p.k > 64 || p.k & (p.k - 1) != 0 || _log2(p.k) > logLeaves) revert InvalidParameter("k");
-        if (p.c > p.k) revert InvalidParameter("c");
+        // At least one sample is recomputed on-chain; at most every stratum.
+        if (p.c == 0 || p.c > p.k) revert InvalidParameter("c");
         // The seed is readable from the block after the epoch start: a window of one block
         // would leave no block to commit in.
         if (p.commitWindow < 2) revert InvalidParameter("commitWindow");
@@ -176,10 +240,11 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         if (uint256(p.commitWindow) + p.openWindow + p.disputeWindow > epochBlocks) revert InvalidParameter("windows");
         // Disputes recompute the samples from blockhash(commitBlock): it must still be available.
         if (uint256(p.openWindow) + p.disputeWindow > 255) revert InvalidParameter("openWindow+disputeWindow");
-        if (p.challengeBps > 10_000) revert InvalidParameter("challengeBps");
-        if (p.missSlashBps > 10_000 || p.missSlashBps == 0) revert InvalidParameter("missSlashBps");
-        if (p.fraudSlashBps > 10_000 || p.fraudSlashBps < p.missSlashBps) revert InvalidParameter("fraudSlashBps");
-        ProofClass memory pc = ProofClass({
+        // Zero would leave Active devices unchallenged forever.
+        if (p.challengeBps == 0 || p.challengeBps > BPS) revert InvalidParameter("challengeBps");
+        if (p.missSlashBps > BPS || p.missSlashBps == 0) revert InvalidParameter("missSlashBps");
+        if (p.fraudSlashBps > BPS || p.fraudSlashBps < p.missSlashBps) revert InvalidParameter("fraudSlashBps");
+        return ProofClass({
             n: p.n,
             leaf: p.leaf,
             k: p.k,
@@ -194,8 +259,6 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
             fraudSlashBps: p.fraudSlashBps,
             exists: true
         });
-        _classes[classId] = pc;
-        emit ClassSet(classId, pc);
     }
 
     // ---------------------------------------------------------------- hooks
@@ -236,7 +299,7 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         (address owner, address operator, uint16 classId, IStaking.ChallengeMode mode) =
             staking.challengeInfo(deviceId, epoch);
         if (msg.sender != operator) revert NotOperator(deviceId, msg.sender);
-        ProofClass memory pc = _class(classId);
+        ProofClass memory pc = _paramsAt(classId, epoch);
         uint256 deadline = _epochStart(epoch) + pc.commitWindow;
         if (block.number >= deadline) revert CommitWindowClosed(deviceId, epoch, deadline);
         bytes32 seed = _seed(epoch, true);
@@ -268,8 +331,8 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         if (_openingRoot(pc, sseed, leaves, proof) != root) revert BadProof(deviceId, epoch);
 
         bytes32 s = keccak256(abi.encode(epochSeed[epoch], deviceId, epoch));
-        Check memory wrong = _firstWrongEntry(pc, sseed, s, leaves);
-        if (wrong.q < pc.c) {
+        (bool bad, Check memory wrong) = _firstWrongEntry(pc, sseed, s, leaves);
+        if (bad) {
             // The prover's own opening convicts it: no bounty, the whole slash is burned.
             _slashFraud(r, deviceId, epoch, pc.fraudSlashBps, address(0), wrong);
             return;
@@ -295,26 +358,43 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         uint16 classId;
         (, operator, classId, mode) = staking.challengeInfo(deviceId, epoch);
         if (msg.sender != operator) revert NotOperator(deviceId, msg.sender);
-        pc = _class(classId);
+        pc = _paramsAt(classId, epoch);
         if (block.number > commitBlock + pc.openWindow) {
             revert OpenWindowClosed(deviceId, epoch, commitBlock + pc.openWindow);
         }
     }
 
-    /// @dev Recompute the first `c` samples; returns the first wrong one (q == c when all agree).
+    /// @dev Recompute the samples of the `c` checked strata (drawn from `sseed`, unknown at
+    ///         commit); returns the first wrong one.
     function _firstWrongEntry(ProofClass memory pc, bytes32 sseed, bytes32 s, bytes calldata leaves)
         internal
         pure
-        returns (Check memory w)
+        returns (bool bad, Check memory w)
     {
         uint256 leafBytes = uint256(pc.leaf) * 4;
-        for (; w.q < pc.c; ++w.q) {
+        uint256[] memory strata = _checkedStrata(sseed, pc.k, pc.c);
+        for (uint256 j = 0; j < strata.length; ++j) {
+            w.q = strata[j];
             uint256 leafIndex;
             (leafIndex, w.entry) = _sample(sseed, w.q, pc);
             w.claimed = _entryAt(leaves[w.q * leafBytes:(w.q + 1) * leafBytes], w.entry);
             uint256 flat = leafIndex * pc.leaf + w.entry;
             w.expected = entry(s, pc.n, flat / pc.n, flat % pc.n);
-            if (w.claimed != w.expected) return w;
+            if (w.claimed != w.expected) return (true, w);
+        }
+    }
+
+    /// @dev `c` distinct strata among `k`, uniformly: partial Fisher-Yates over `0..k-1`, step j
+    ///      swapping position j with `j + keccak256(abi.encode(sseed, CHECK_TAG, j)) % (k - j)`.
+    function _checkedStrata(bytes32 sseed, uint256 k, uint256 c) internal pure returns (uint256[] memory out) {
+        uint256[] memory perm = new uint256[](k);
+        for (uint256 i = 0; i < k; ++i) perm[i] = i;
+        out = new uint256[](c);
+        for (uint256 j = 0; j < c; ++j) {
+            uint256 r = uint256(keccak256(abi.encode(sseed, CHECK_TAG, j)));
+            uint256 x = j + r % (k - j);
+            (perm[j], perm[x]) = (perm[x], perm[j]);
+            out[j] = perm[j];
         }
     }
 
@@ -388,7 +468,7 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     {
         if (r.epoch != epoch || r.status != ProofStatus.Opened) revert NotOpened(deviceId, epoch);
         (,, uint16 classId,) = staking.challengeInfo(deviceId, epoch);
-        pc = _class(classId);
+        pc = _paramsAt(classId, epoch);
         uint256 deadline = uint256(r.openBlock) + pc.disputeWindow;
         if (block.number > deadline) revert DisputeWindowClosed(deviceId, epoch, deadline);
     }
@@ -400,7 +480,7 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         if (epoch > current) revert EpochNotStarted(epoch);
         if (current > epoch + 1) revert ReportTooLate(deviceId, epoch);
         (address owner,, uint16 classId, IStaking.ChallengeMode mode) = staking.challengeInfo(deviceId, epoch);
-        ProofClass memory pc = _class(classId);
+        ProofClass memory pc = _paramsAt(classId, epoch);
         bytes32 seed = epochSeed[epoch];
         if (seed == bytes32(0)) seed = _seed(epoch, false);
         if (seed == bytes32(0) || !_selected(seed, owner, classId, mode, deviceId, epoch, pc.challengeBps)) {
@@ -411,13 +491,27 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         if (r.epoch == epoch) {
             ProofStatus status = r.status;
             if (status == ProofStatus.Opened) revert NotMissed(deviceId, epoch);
-            if (status == ProofStatus.Slashed) revert AlreadySlashed(deviceId, epoch);
+            if (status == ProofStatus.Slashed || status == ProofStatus.Missed) revert AlreadySlashed(deviceId, epoch);
             from = uint256(r.commitBlock) + pc.openWindow + 1;
         } else {
             from = _epochStart(epoch) + pc.commitWindow;
             r.epoch = uint32(epoch);
         }
         if (block.number < from) revert ReportTooEarly(deviceId, epoch, from);
+        uint256 last = lastMissPlusOne[deviceId];
+        // A miss with no other miss in the graceEpochs before it is a grace miss.
+        uint256 g = graceEpochs;
+        bool grace = g != 0 && (last == 0 || epoch + 1 >= last + g);
+        if (epoch + 1 > last) lastMissPlusOne[deviceId] = epoch + 1;
+        if (grace) {
+            // No bond is taken and nothing is paid (stuffing a window never pays); the device
+            // must prove the next epoch, and a miss there is a second miss.
+            r.status = ProofStatus.Missed;
+            uint256 owed = current + 1;
+            owedEpochPlusOne[deviceId] = owed + 1;
+            emit GraceMiss(deviceId, epoch, msg.sender, owed);
+            return;
+        }
         r.status = ProofStatus.Slashed;
         uint256 slashed = staking.slash(deviceId, pc.missSlashBps, msg.sender);
         emit MissReported(deviceId, epoch, msg.sender, slashed);
@@ -435,9 +529,22 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         return _epochStart(epoch);
     }
 
-    /// @notice PoCPS parameters of a class.
+    /// @notice PoCPS parameters of a class in force now (all zero for an unknown class).
     function classParams(uint16 classId) external view returns (ProofClass memory) {
-        return _classes[classId];
+        return paramsAt(classId, currentEpoch());
+    }
+
+    /// @notice PoCPS parameters of a class in force for `epoch` (all zero for an unknown class).
+    function paramsAt(uint16 classId, uint256 epoch) public view returns (ProofClass memory pc) {
+        StoredClass storage cur = _classes[classId];
+        uint256 since = cur.nextSince;
+        return since != 0 && epoch >= since ? _nextClasses[classId] : cur.p;
+    }
+
+    /// @notice The scheduled version of a class and its first epoch (`fromEpoch == 0`: none).
+    function scheduledClass(uint16 classId) external view returns (ProofClass memory next, uint256 fromEpoch) {
+        fromEpoch = _classes[classId].nextSince;
+        if (fromEpoch != 0) next = _nextClasses[classId];
     }
 
     /// @notice The proof record of `deviceId` in the slot of `epoch`'s parity.
@@ -457,14 +564,23 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     function isChallenged(uint256 deviceId, uint256 epoch) external view returns (bool) {
         (address owner,, uint16 classId, IStaking.ChallengeMode mode) = staking.challengeInfo(deviceId, epoch);
         bytes32 seed = epochSeed[epoch];
-        if (seed == bytes32(0) || !_classes[classId].exists) return false;
-        return _selected(seed, owner, classId, mode, deviceId, epoch, _classes[classId].challengeBps);
+        ProofClass memory pc = paramsAt(classId, epoch);
+        if (seed == bytes32(0) || !pc.exists) return false;
+        return _selected(seed, owner, classId, mode, deviceId, epoch, pc.challengeBps);
     }
 
     /// @notice The sampled (leaf, entry) pair q of an opening: stratified, one sample per 1/k of
     ///         the leaves, from `sampleSeed = keccak256(abi.encode(blockhash(commitBlock), root))`.
     function sampleAt(uint16 classId, bytes32 sampleSeed, uint256 q) external view returns (uint256, uint256) {
-        return _sample(sampleSeed, q, _class(classId));
+        return _sample(sampleSeed, q, _paramsAt(classId, currentEpoch()));
+    }
+
+    /// @notice The `c` distinct strata an opening with `sampleSeed` recomputes on-chain, in
+    ///         check order, for class `classId` as in force in `epoch`: a partial Fisher-Yates
+    ///         shuffle of `0..k-1` driven by `keccak256(abi.encode(sampleSeed, "check", j))`.
+    function checkedStrata(uint16 classId, uint256 epoch, bytes32 sampleSeed) external view returns (uint256[] memory) {
+        ProofClass memory pc = _paramsAt(classId, epoch);
+        return _checkedStrata(sampleSeed, pc.k, pc.c);
     }
 
     /// @notice C[i][j] of the challenge with seed `s` and size `n`, recomputed in O(n).
@@ -513,8 +629,12 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
 
     // ---------------------------------------------------------------- internals
 
-    function _class(uint16 classId) internal view returns (ProofClass memory pc) {
-        pc = _classes[classId];
+    /// @dev The version of `classId` in force for `epoch` (reverts for an unknown class).
+    function _paramsAt(uint16 classId, uint256 epoch) internal view returns (ProofClass memory pc) {
+        StoredClass storage cur = _classes[classId];
+        uint256 since = cur.nextSince;
+        if (since != 0 && epoch >= since) return _nextClasses[classId];
+        pc = cur.p;
         if (!pc.exists) revert UnknownClass(classId);
     }
 
@@ -553,8 +673,8 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     ) internal view returns (bool) {
         if (mode == IStaking.ChallengeMode.Exempt) return false;
         if (mode == IStaking.ChallengeMode.Always) return true;
-        if (forcedEpochPlusOne[deviceId] == epoch + 1) return true;
-        return uint256(keccak256(abi.encode(seed, owner, uint256(classId)))) % 10_000 < challengeBps;
+        if (forcedEpochPlusOne[deviceId] == epoch + 1 || owedEpochPlusOne[deviceId] == epoch + 1) return true;
+        return uint256(keccak256(abi.encode(seed, owner, uint256(classId)))) % BPS < challengeBps;
     }
 
     function _sample(bytes32 sseed, uint256 q, ProofClass memory pc)

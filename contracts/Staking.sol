@@ -32,6 +32,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         DeviceState state;
         uint32 since; // first epoch the device owes challenges
         uint32 stateEpoch; // Jailed/Exiting: first epoch with no duty; Maintenance: first exempt epoch
+        bool owedAlways; // left Pending by maintenance or deregister: epochs before stateEpoch stay Always
         address operator;
         uint32 maintUntil; // Maintenance: first epoch the device must prove again
         uint64 unbondAt; // Exiting: block from which the bond can be withdrawn
@@ -47,6 +48,17 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         uint32 weight;
         uint32 active; // Active devices of the class: the pool's supply R
         bool exists;
+        uint128 maxBounty; // flat cap of one report's bounty (base units)
+    }
+
+    /// @notice Governance input of `setClass`.
+    /// @param minBond Bond of one device, > 0; applies to registrations and unjails from now on.
+    /// @param weight Reward weight in [1, 1e6]; may change only while no device of the class is Active.
+    /// @param maxBounty Flat cap of a report's bounty, <= minBond.
+    struct StakeParams {
+        uint128 minBond;
+        uint32 weight;
+        uint128 maxBounty;
     }
 
     // ---------------------------------------------------------------- errors
@@ -68,7 +80,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
 
     // ---------------------------------------------------------------- events
 
-    event ClassSet(uint16 indexed classId, uint128 minBond, uint32 weight);
+    event ClassSet(uint16 indexed classId, uint128 minBond, uint32 weight, uint128 maxBounty);
     event VerifierSet(address verifier);
     event PoolSet(address pool);
     event DeviceRegistered(
@@ -93,6 +105,12 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     uint256 public constant MAX_MAINTENANCE_EPOCHS = 720;
     /// @dev Halvings after which the emission is treated as zero: bounds `_emittedUntil`'s loop.
     uint256 internal constant MAX_HALVINGS = 64;
+    /// @dev Basis-point denominator.
+    uint256 internal constant BPS = 10_000;
+    /// @dev Fixed-point unit of the reward-per-weight accumulator.
+    uint256 internal constant WAD = 1e18;
+    /// @notice Largest `bountyBps`: a reporter never gets more than a fifth of a slash.
+    uint256 public constant MAX_BOUNTY_BPS = 2_000;
 
     PinToken public immutable token;
     /// @inheritdoc IStaking
@@ -116,7 +134,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     uint256 public deviceCount;
     mapping(uint256 deviceId => Device) internal _devices;
     mapping(uint16 classId => ClassParams) public classes;
-    /// @notice Device holding a fingerprint (0 when free). Freed on withdrawal.
+    /// @notice Device holding a fingerprint (0 when free). Freed at `deregister`.
     mapping(bytes32 fingerprint => uint256 deviceId) public deviceOfFingerprint;
 
     /// @notice Reward-per-weight accumulator, scaled by 1e18.
@@ -153,7 +171,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (halvingBlocks_ == 0) revert InvalidParameter("halvingBlocks");
         if (rewardPerBlock_ >= 2 ** 128) revert InvalidParameter("rewardPerBlock");
         if (maxEmission_ > token_.cap() - token_.totalSupply()) revert InvalidParameter("maxEmission");
-        if (bountyBps_ > 10_000) revert InvalidParameter("bountyBps");
+        if (bountyBps_ > MAX_BOUNTY_BPS) revert InvalidParameter("bountyBps");
         token = token_;
         genesisBlock = genesisBlock_;
         epochBlocks = epochBlocks_;
@@ -184,21 +202,23 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         emit PoolSet(pool_);
     }
 
-    /// @notice Create or update a device class's staking parameters.
-    /// @dev Bounds: `minBond` > 0, `weight` in [1, 1e6]. A weight change applies to devices that
-    ///      activate later; Active devices keep earning at the weight they joined with only if the
-    ///      class weight is unchanged, so governance changes weights only for classes with no
-    ///      Active device (enforced).
-    function setClass(uint16 classId, uint128 minBond, uint32 weight) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    /// @notice Create or update a device class's staking parameters (bounds in
+    ///         docs/protocol.md#governance-bounds). Nothing is retroactive: `minBond` applies to
+    ///         later registrations and unjails, `maxBounty` to later reports, and `weight` may
+    ///         change only while no device of the class is Active (the accumulator assumes each
+    ///         Active device's weight constant).
+    function setClass(uint16 classId, StakeParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (classId == 0) revert InvalidParameter("classId");
-        if (minBond == 0) revert InvalidParameter("minBond");
-        if (weight == 0 || weight > 1_000_000) revert InvalidParameter("weight");
+        if (p.minBond == 0) revert InvalidParameter("minBond");
+        if (p.weight == 0 || p.weight > 1_000_000) revert InvalidParameter("weight");
+        if (p.maxBounty > p.minBond) revert InvalidParameter("maxBounty");
         ClassParams storage c = classes[classId];
-        if (c.active != 0 && c.weight != weight) revert InvalidParameter("weight");
-        c.minBond = minBond;
-        c.weight = weight;
+        if (c.active != 0 && c.weight != p.weight) revert InvalidParameter("weight");
+        c.minBond = p.minBond;
+        c.weight = p.weight;
+        c.maxBounty = p.maxBounty;
         c.exists = true;
-        emit ClassSet(classId, minBond, weight);
+        emit ClassSet(classId, p.minBond, p.weight, p.maxBounty);
     }
 
     // ---------------------------------------------------------------- clock
@@ -261,6 +281,8 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (s != DeviceState.Active && s != DeviceState.Pending) revert WrongState(deviceId, s);
         if (s == DeviceState.Active) _leaveRewards(deviceId, d);
         uint256 from = currentEpoch() + 1;
+        // A Pending device still owes the proofs of this epoch as Always (no escape by declaring).
+        d.owedAlways = s == DeviceState.Pending;
         d.state = DeviceState.Maintenance;
         d.stateEpoch = uint32(from);
         d.maintUntil = uint32(from + epochs);
@@ -278,6 +300,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         uint128 topUp = d.bond < minBond ? minBond - d.bond : 0;
         d.state = DeviceState.Pending;
         d.since = uint32(currentEpoch() + 1);
+        d.owedAlways = false;
         d.bond += topUp;
         totalBonded += topUp;
         emit DeviceUnjailed(deviceId, topUp);
@@ -301,8 +324,12 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
             d.stateEpoch = next;
         } else if (s != DeviceState.Jailed && !(s == DeviceState.Maintenance && d.stateEpoch <= next)) {
             d.stateEpoch = next;
+            // A Pending device still owes the proofs before `next` as Always.
+            if (s == DeviceState.Pending) d.owedAlways = true;
         }
         d.state = DeviceState.Exiting;
+        // The fingerprint is free at once (no squatting); the bond stays slashable until withdraw.
+        if (deviceOfFingerprint[d.fingerprint] == deviceId) delete deviceOfFingerprint[d.fingerprint];
         uint64 unbondAt = uint64(block.number + unbondingBlocks);
         d.unbondAt = unbondAt;
         emit DeviceExiting(deviceId, unbondAt);
@@ -317,7 +344,6 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         d.bond = 0;
         d.state = DeviceState.Withdrawn;
         totalBonded -= amount;
-        delete deviceOfFingerprint[d.fingerprint];
         emit BondWithdrawn(deviceId, msg.sender, amount);
         if (amount > 0) IERC20(address(token)).safeTransfer(msg.sender, amount);
     }
@@ -343,6 +369,9 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     function activate(uint256 deviceId) external onlyVerifier {
         Device storage d = _devices[deviceId];
         DeviceState s = d.state;
+        // A device that left Pending (maintenance declared, deregistered) proving an epoch it
+        // still owed: the duty is met, its state does not change.
+        if (s == DeviceState.Exiting || (s == DeviceState.Maintenance && currentEpoch() < d.stateEpoch)) return;
         if (s != DeviceState.Pending && s != DeviceState.Maintenance) revert WrongState(deviceId, s);
         _updateRewards();
         d.rewardPerWeightPaid = rewardPerWeight;
@@ -363,7 +392,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         Device storage d = _devices[deviceId];
         DeviceState s = d.state;
         if (s == DeviceState.None || s == DeviceState.Withdrawn) revert WrongState(deviceId, s);
-        slashed = uint256(d.bond) * bps / 10_000;
+        slashed = uint256(d.bond) * bps / BPS;
         // slashed <= bond because bps <= 10_000 (checked by the verifier's class bounds).
         d.bond -= uint128(slashed);
         totalBonded -= slashed;
@@ -373,7 +402,9 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
             d.stateEpoch = uint32(currentEpoch());
             emit DeviceJailed(deviceId, currentEpoch());
         }
-        uint256 bounty = reporter == address(0) ? 0 : slashed * bountyBps / 10_000;
+        uint256 bounty = reporter == address(0) ? 0 : slashed * bountyBps / BPS;
+        uint256 cap = classes[d.classId].maxBounty;
+        if (bounty > cap) bounty = cap;
         uint256 burned = slashed - bounty;
         emit DeviceSlashed(deviceId, reporter, slashed, bounty, burned);
         if (bounty > 0) IERC20(address(token)).safeTransfer(reporter, bounty);
@@ -400,11 +431,12 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
             mode = ChallengeMode.Sampled;
         } else if (s == DeviceState.Maintenance) {
             // Owed until maintenance starts; after it ends the device must prove itself again.
-            if (epoch < d.stateEpoch) mode = ChallengeMode.Sampled;
+            if (epoch < d.stateEpoch) mode = d.owedAlways ? ChallengeMode.Always : ChallengeMode.Sampled;
             else if (epoch >= d.maintUntil) mode = ChallengeMode.Always;
         } else if (epoch < d.stateEpoch) {
-            // Jailed or Exiting: duties of the epochs before the state change remain.
-            mode = ChallengeMode.Sampled;
+            // Jailed or Exiting: duties of the epochs before the state change remain (Always for
+            // a device that left Pending).
+            mode = d.owedAlways ? ChallengeMode.Always : ChallengeMode.Sampled;
         }
     }
 
@@ -434,8 +466,8 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (d.state != DeviceState.Active) return d.rewards;
         uint256 rpw = rewardPerWeight;
         uint256 tw = totalWeight;
-        if (tw > 0) rpw += (_emittedUntil(block.number) - emissionAccounted) * 1e18 / tw;
-        return d.rewards + uint256(classes[d.classId].weight) * (rpw - d.rewardPerWeightPaid) / 1e18;
+        if (tw > 0) rpw += (_emittedUntil(block.number) - emissionAccounted) * WAD / tw;
+        return d.rewards + uint256(classes[d.classId].weight) * (rpw - d.rewardPerWeightPaid) / WAD;
     }
 
     /// @notice Total emission scheduled from genesis up to `blockNumber`, capped at `maxEmission`.
@@ -481,7 +513,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         uint256 emitted = _emittedUntil(block.number);
         uint256 delta = emitted - emissionAccounted;
         uint256 tw = totalWeight;
-        if (tw > 0 && delta > 0) rewardPerWeight += delta * 1e18 / tw;
+        if (tw > 0 && delta > 0) rewardPerWeight += delta * WAD / tw;
         emissionAccounted = emitted;
         lastRewardBlock = block.number;
     }
@@ -489,7 +521,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     /// @dev Credit an Active device with its share since its last checkpoint.
     function _accrue(Device storage d) internal {
         uint256 rpw = rewardPerWeight;
-        d.rewards += uint128(uint256(classes[d.classId].weight) * (rpw - d.rewardPerWeightPaid) / 1e18);
+        d.rewards += uint128(uint256(classes[d.classId].weight) * (rpw - d.rewardPerWeightPaid) / WAD);
         d.rewardPerWeightPaid = rpw;
     }
 

@@ -37,14 +37,26 @@ def proof_params(cls: dict[str, Any]) -> tuple[int, ...]:
     return tuple(int(cls[key]) for key in PROOF_KEYS)
 
 
+def stake_params(cls: dict[str, Any]) -> tuple[int, ...]:
+    """``Staking.StakeParams`` tuple of a class: minBond, weight, maxBounty (default: a tenth
+    of the bond, the flat cap of one report's bounty)."""
+    min_bond = int(cls["minBond"])
+    return (min_bond, int(cls["weight"]), int(cls.get("maxBounty", min_bond // 10)))
+
+
+def pool_params(cls: dict[str, Any]) -> tuple[int, ...]:
+    """``DissipativePool.PoolParams`` tuple of a class."""
+    return tuple(int(cls[key]) for key in POOL_KEYS)
+
+
 def configure_class(d: Deployed, cls: dict[str, Any]) -> None:
     """Register one device class in all three contracts (staking, PoCPS, pricing)."""
     sender = d.admin
     class_id = int(cls["id"])
-    d.staking.setClass(class_id, int(cls["minBond"]), int(cls["weight"]), sender=sender)
+    d.staking.setClass(class_id, stake_params(cls), sender=sender)
     d.verifier.setClass(class_id, proof_params(cls), sender=sender)
     if d.pool is not None:
-        d.pool.setClass(class_id, *(int(cls[key]) for key in POOL_KEYS), sender=sender)
+        d.pool.setClass(class_id, pool_params(cls), sender=sender)
 
 
 def deploy_protocol(project: Any, chain: Any, admin: Any, network: dict[str, Any],
@@ -54,7 +66,8 @@ def deploy_protocol(project: Any, chain: Any, admin: Any, network: dict[str, Any
 
     ``network`` holds ``maxSupply``, ``genesisSupply``, ``epochBlocks``, ``unbondingBlocks``,
     ``rewardPerBlock``, ``halvingBlocks``, ``bountyBps`` and optionally ``maxEmission`` (default:
-    all of the cap left after genesis). Epoch 0 starts at ``genesis_block`` (default: the block
+    all of the cap left after genesis) and ``graceEpochs`` (default 30). Epoch 0 starts at
+    ``genesis_block`` (default: the block
     after the Staking deployment's predecessor, i.e. right away).
     """
     max_supply = int(network["maxSupply"])
@@ -67,7 +80,8 @@ def deploy_protocol(project: Any, chain: Any, admin: Any, network: dict[str, Any
         int(network.get("maxEmission", max_supply - genesis_supply)), int(network["bountyBps"]),
         admin, sender=admin,
     )
-    verifier = project.PoCPSVerifier.deploy(staking, admin, sender=admin)
+    verifier = project.PoCPSVerifier.deploy(staking, int(network.get("graceEpochs", 30)), admin,
+                                             sender=admin)
     staking.setVerifier(verifier, sender=admin)
     token.grantRole(token.MINTER_ROLE(), staking, sender=admin)
     pool = None

@@ -4,12 +4,14 @@ pragma solidity 0.8.28;
 /// @title IPoCPSVerifier
 /// @notice What the dissipative pool and off-chain tools use of the PoCPS verifier.
 interface IPoCPSVerifier {
-    /// @notice Status of a device's proof record for one epoch.
+    /// @notice Status of a device's proof record for one epoch. `Slashed`: a fraud or a slashed
+    ///         miss; `Missed`: a grace miss (no slash).
     enum ProofStatus {
         None,
         Committed,
         Opened,
-        Slashed
+        Slashed,
+        Missed
     }
 
     /// @notice Pool only: challenge `deviceId` in `epoch` whatever the sampling says.

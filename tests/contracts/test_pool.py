@@ -1,7 +1,7 @@
 """DissipativePool on a real Anvil with the real Staking and PoCPSVerifier.
 
-Devices are activated through real PoCPS challenges (`tests/support/pocps.py`); prices are checked bit
-for bit against `pinfi.protocol.lease_cost`; every custom error of the pool is triggered.
+Devices are activated through real PoCPS challenges (`tests/support/pocps.py`); prices are
+checked bit for bit against `pinfi.protocol.lease_cost`; every custom error of the pool is triggered.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pinfi import protocol as proto
+from pinfi.deployer import pool_params
 from tests.support import pocps
 from tests.support.constants import CLASS_ID, EPOCH_BLOCKS, NETWORK, PRICING, deploy_system
 from tests.support.pool import FAR, MAX_UINT96, activate_many, expiry_slot, owed
@@ -45,8 +46,9 @@ def carol(accounts):
 
 @pytest.fixture(scope="module")
 def env(project, chain, deployer, alice, bob, carol, operator, keeper):
-    """Protocol with 4 Active devices owned by alice; bob and carol are funded, approved clients."""
-    system = deploy_system(project, chain, deployer)
+    """Protocol with 4 Active devices owned by alice; bob and carol are funded, approved clients.
+    No grace miss (`graceEpochs = 0`): a miss jails at once, as these pool paths need."""
+    system = deploy_system(project, chain, deployer, graceEpochs=0)
     devices = activate_many(chain, system, alice, operator, N_DEVICES)
     assert system.staking.activeCount(CLASS_ID) == N_DEVICES
     for client in (bob, carol):
@@ -75,17 +77,7 @@ def goto(chain, env, e: int, offset: int = 1) -> None:
 
 def set_alpha(env, alpha: int, **over) -> None:
     p = {**PRICING, "alpha": alpha, **over}
-    env.pool.setClass(
-        CLASS_ID,
-        p["pFloor"],
-        p["p0"],
-        p["alpha"],
-        p["betaBps"],
-        p["maxLeaseEpochs"],
-        p["terminateFeeBps"],
-        p["downBond"],
-        sender=env.admin,
-    )
+    env.pool.setClass(CLASS_ID, pool_params(p), sender=env.admin)
 
 
 def lease(env, device: int, epochs: int, client, max_cost: int | None = None):
@@ -694,7 +686,7 @@ def test_lease_errors(chain, project, env, bob, alice, operator):
     with ape.reverts(pool.LeaseNotLive):
         pool.quoteExtend(lid(d0, 1), 1)
     # A class in the pool but not in Staking has no supply.
-    env.pool.setClass(CLASS_ID + 1, 1, 1, UNIT, 0, 1, 0, 1, sender=env.admin)
+    env.pool.setClass(CLASS_ID + 1, (1, 1, UNIT, 0, 1, 0, 1), sender=env.admin)
     with ape.reverts(pool.NoFreeDevice):
         pool.quote(CLASS_ID + 1, 1)
     # Amounts above uint96 (beyond any token supply) are refused before any transfer.
@@ -726,17 +718,8 @@ def test_governance_bounds(project, chain, env, bob, deployer):
     def set_(**over):
         p = {**good, **over}
         cid = p.pop("classId", 7)
-        return pool.setClass(
-            cid,
-            p["pFloor"],
-            p["p0"],
-            p["alpha"],
-            p["betaBps"],
-            p["maxLeaseEpochs"],
-            p["terminateFeeBps"],
-            p["downBond"],
-            sender=p.pop("sender", env.admin),
-        )
+        sender = p.pop("sender", env.admin)
+        return pool.setClass(cid, pool_params(p), sender=sender)
 
     with ape.reverts(pool.AccessControlUnauthorizedAccount):
         set_(sender=bob)

@@ -45,8 +45,10 @@ def _module_setup(system, as_verifier, deployer, alice, bob, operator, keeper):
 
 @pytest.fixture(scope="module")
 def system(project, chain, deployer):
-    """The protocol without a pool: these tests only need Staking and the verifier."""
-    return deploy_system(project, chain, deployer, with_pool=False)
+    """The protocol without a pool: these tests only need Staking and the verifier. No grace
+    miss (`graceEpochs = 0`): every miss is slashed, so duties are visible as slashes (grace
+    misses are tested in test_verifier.py and test_regressions.py)."""
+    return deploy_system(project, chain, deployer, with_pool=False, graceEpochs=0)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +119,7 @@ def jail(system, as_verifier, device, bps=TEST_CLASS["missSlashBps"], reporter=Z
 
 def test_constructor_sets_parameters(project, chain, system, deployer):
     token = system.token
-    past = deploy_staking(project, token, deployer, genesis=0, bountyBps=10_000)
+    past = deploy_staking(project, token, deployer, genesis=0, bountyBps=2_000)
     deploy_block = chain.blocks.head.number
     assert past.genesisBlock() == 0
     assert past.lastRewardBlock() == deploy_block  # max(genesis, block.number)
@@ -126,7 +128,7 @@ def test_constructor_sets_parameters(project, chain, system, deployer):
     assert past.rewardPerBlock() == REWARD_PER_BLOCK
     assert past.halvingBlocks() == HALVING_BLOCKS
     assert past.maxEmission() == MAX_EMISSION
-    assert past.bountyBps() == 10_000
+    assert past.bountyBps() == 2_000
     assert past.token() == token.address
     assert past.verifier() == ZERO
     assert past.hasRole(ADMIN_ROLE, deployer)
@@ -144,7 +146,7 @@ def test_constructor_sets_parameters(project, chain, system, deployer):
     ({"halvingBlocks": 0}, "halvingBlocks"),
     ({"rewardPerBlock": 2**128}, "rewardPerBlock"),
     ({"maxEmission": None}, "maxEmission"),  # None: one more than the cap leaves
-    ({"bountyBps": 10_001}, "bountyBps"),
+    ({"bountyBps": 10_001}, "bountyBps"), ({"bountyBps": 2_001}, "bountyBps"),
 ])
 def test_constructor_bounds(project, system, deployer, overrides, name):
     token = system.token
@@ -159,7 +161,7 @@ def test_constructor_accepts_bounds_and_rejects_zero_addresses(project, system, 
     room = token.cap() - token.totalSupply()
     s = deploy_staking(project, token, deployer, epochBlocks=2**32 - 1,
                        unbondingBlocks=2 * (2**32 - 1), halvingBlocks=1,
-                       rewardPerBlock=2**128 - 1, maxEmission=room, bountyBps=10_000)
+                       rewardPerBlock=2**128 - 1, maxEmission=room, bountyBps=2_000)
     assert s.epochBlocks() == 2**32 - 1
     assert s.maxEmission() == room
     s = deploy_staking(project, token, deployer, unbondingBlocks=2 * EPOCH_BLOCKS)
@@ -190,36 +192,41 @@ def test_set_verifier_once(project, system, deployer, alice):
 def test_set_class_bounds(system, deployer, alice):
     st = system.staking
     with reverts(st.InvalidParameter, name="classId"):
-        st.setClass(0, MIN_BOND, WEIGHT, sender=deployer)
+        st.setClass(0, (MIN_BOND, WEIGHT, MIN_BOND // 10), sender=deployer)
     with reverts(st.InvalidParameter, name="minBond"):
-        st.setClass(7, 0, WEIGHT, sender=deployer)
+        st.setClass(7, (0, WEIGHT, 0), sender=deployer)
     with reverts(st.InvalidParameter, name="weight"):
-        st.setClass(7, MIN_BOND, 0, sender=deployer)
+        st.setClass(7, (MIN_BOND, 0, MIN_BOND // 10), sender=deployer)
     with reverts(st.InvalidParameter, name="weight"):
-        st.setClass(7, MIN_BOND, 1_000_001, sender=deployer)
+        st.setClass(7, (MIN_BOND, 1_000_001, MIN_BOND // 10), sender=deployer)
     with reverts(st.AccessControlUnauthorizedAccount, account=alice, neededRole=ADMIN_ROLE):
-        st.setClass(7, MIN_BOND, WEIGHT, sender=alice)
+        st.setClass(7, (MIN_BOND, WEIGHT, MIN_BOND // 10), sender=alice)
     assert not st.classes(7).exists
-    tx = st.setClass(7, 1, 1_000_000, sender=deployer)
-    assert logs(tx, st.ClassSet) == [{"classId": 7, "minBond": 1, "weight": 1_000_000}]
+    with reverts(st.InvalidParameter, name="maxBounty"):
+        st.setClass(7, (MIN_BOND, WEIGHT, MIN_BOND + 1), sender=deployer)
+    tx = st.setClass(7, (1, 1_000_000, 1), sender=deployer)
+    assert logs(tx, st.ClassSet) == [
+        {"classId": 7, "minBond": 1, "weight": 1_000_000, "maxBounty": 1}]
     c = st.classes(7)
-    assert (c.minBond, c.weight, c.active, c.exists) == (1, 1_000_000, 0, True)
+    assert (c.minBond, c.weight, c.active, c.exists, c.maxBounty) == (1, 1_000_000, 0, True, 1)
 
 
 def test_set_class_weight_change_rule(chain, system, deployer, alice, operator):
     st = system.staking
-    st.setClass(CLASS_ID, MIN_BOND, WEIGHT * 2, sender=deployer)  # no Active device: allowed
-    st.setClass(CLASS_ID, MIN_BOND, WEIGHT, sender=deployer)
+    # no Active device: allowed
+    st.setClass(CLASS_ID, (MIN_BOND, WEIGHT * 2, MIN_BOND // 10), sender=deployer)
+    st.setClass(CLASS_ID, (MIN_BOND, WEIGHT, MIN_BOND // 10), sender=deployer)
     device = pocps.activate(chain, system, alice, operator)
     assert st.classes(CLASS_ID).active == 1
     with reverts(st.InvalidParameter, name="weight"):
-        st.setClass(CLASS_ID, MIN_BOND, WEIGHT + 1, sender=deployer)
-    st.setClass(CLASS_ID, 2 * MIN_BOND, WEIGHT, sender=deployer)  # same weight, new bond: fine
+        st.setClass(CLASS_ID, (MIN_BOND, WEIGHT + 1, MIN_BOND // 10), sender=deployer)
+    # same weight, new bond: fine
+    st.setClass(CLASS_ID, (2 * MIN_BOND, WEIGHT, 2 * MIN_BOND // 10), sender=deployer)
     assert st.classes(CLASS_ID).minBond == 2 * MIN_BOND
     assert st.getDevice(device).bond == MIN_BOND  # existing bonds are untouched
     st.declareMaintenance(device, 1, sender=alice)  # leaves the Active set
     assert st.classes(CLASS_ID).active == 0
-    st.setClass(CLASS_ID, MIN_BOND, WEIGHT + 1, sender=deployer)
+    st.setClass(CLASS_ID, (MIN_BOND, WEIGHT + 1, MIN_BOND // 10), sender=deployer)
     assert st.classes(CLASS_ID).weight == WEIGHT + 1
 
 
@@ -442,7 +449,7 @@ def test_unjail_tops_up_to_min_bond(chain, system, as_verifier, deployer, alice,
     with reverts(st.UnjailTooEarly, deviceId=device, fromEpoch=st.currentEpoch() + 1):
         st.unjail(device, sender=alice)
     chain.mine(EPOCH_BLOCKS)
-    st.setClass(CLASS_ID, MIN_BOND // 2, WEIGHT, sender=deployer)
+    st.setClass(CLASS_ID, (MIN_BOND // 2, WEIGHT, MIN_BOND // 2 // 10), sender=deployer)
     before = token.balanceOf(alice)
     tx = st.unjail(device, sender=alice)
     assert logs(tx, st.DeviceUnjailed) == [{"deviceId": device, "topUp": 0}]
@@ -693,10 +700,14 @@ def test_activate_states(chain, system, as_verifier, alice, operator):
     with reverts(st.WrongState, deviceId=device, state=JAILED):
         st.activate(device, sender=as_verifier)
     st.deregister(device, sender=alice)
-    with reverts(st.WrongState, deviceId=device, state=EXITING):
-        st.activate(device, sender=as_verifier)
+    tx = st.activate(device, sender=as_verifier)  # an owed proof of an Exiting device: no-op
+    assert logs(tx, st.DeviceActivated) == [] and st.getDevice(device).state == EXITING
     maint = pocps.register(system, alice, operator)
-    st.declareMaintenance(maint, 1, sender=alice)
+    e = st.currentEpoch()
+    st.declareMaintenance(maint, 1, sender=alice)  # exempt e+1, proves again from e+2
+    tx = st.activate(maint, sender=as_verifier)  # the proof of e, still owed: no state change
+    assert logs(tx, st.DeviceActivated) == [] and st.getDevice(maint).state == MAINTENANCE
+    pocps.goto_epoch(chain, system, e + 2)
     st.activate(maint, sender=as_verifier)  # Maintenance -> Active is allowed
     assert st.getDevice(maint).state == ACTIVE
 

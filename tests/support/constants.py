@@ -13,6 +13,7 @@ REWARD_PER_BLOCK = 10**18
 HALVING_BLOCKS = 10_000
 MAX_EMISSION = 1_000_000 * 10**18
 BOUNTY_BPS = 1_000
+GRACE_EPOCHS = 30
 CLASS_ID = 1
 MIN_BOND = 1_000 * 10**18
 WEIGHT = 10
@@ -32,6 +33,7 @@ NETWORK: dict[str, int] = {
     "maxSupply": MAX_SUPPLY, "genesisSupply": GENESIS, "epochBlocks": EPOCH_BLOCKS,
     "unbondingBlocks": UNBONDING_BLOCKS, "rewardPerBlock": REWARD_PER_BLOCK,
     "halvingBlocks": HALVING_BLOCKS, "maxEmission": MAX_EMISSION, "bountyBps": BOUNTY_BPS,
+    "graceEpochs": GRACE_EPOCHS,
 }
 TEST_CLASS_FULL: dict[str, int] = {
     "id": CLASS_ID, "minBond": MIN_BOND, "weight": WEIGHT, **TEST_CLASS, **PRICING,

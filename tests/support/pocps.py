@@ -74,6 +74,33 @@ def opening(chain, tree: proto.MerkleTree, commit_block: int) -> tuple[bytes, li
     return leaves, proof, picks
 
 
+def checked_strata(chain, tree: proto.MerkleTree, commit_block: int, k: int | None = None,
+                   c: int | None = None) -> list[int]:
+    """Strata whose samples `open` recomputes for a commit mined in `commit_block`."""
+    sseed = proto.sample_seed(blockhash(chain, commit_block), tree.root)
+    return proto.checked_strata(sseed, k or TEST_CLASS["k"], c or TEST_CLASS["c"])
+
+
+def stratum_rows(stratum: int) -> slice:
+    """Rows of C covered by one stratum of the test class (leaf-major, whole rows)."""
+    per = TEST_CLASS["n"] * TEST_CLASS["n"] // TEST_CLASS["k"] // TEST_CLASS["n"]
+    return slice(stratum * per, (stratum + 1) * per)
+
+
+def commit_until_checked(chain, system: System, owner, operator, want: set[int],
+                         tamper: Callable[[np.ndarray], None], tries: int = 40):
+    """Register fresh Pending devices and commit `tamper`ed trees, one per epoch, until the
+    on-chain check (drawn from the commit block's hash) falls in `want`. Devices whose check
+    falls elsewhere are left committed and unopened. Returns (device, epoch, tree, receipt)."""
+    for _ in range(tries):
+        device = register(system, owner, operator)
+        e = next_epoch(chain, system)
+        tree, tx = commit(chain, system, device, operator, tamper=tamper)
+        if set(checked_strata(chain, tree, tx.block_number)) <= want:
+            return device, e, tree, tx
+    raise AssertionError("the check never fell in the wanted strata")
+
+
 def prove(chain, system: System, device_id: int, operator, epoch: int | None = None,
           tamper: Callable[[np.ndarray], None] | None = None):
     """Commit then open in the next block; returns (tree, open receipt, samples)."""
@@ -203,12 +230,24 @@ def call_reverts(error, method, *args, sender=None, block="latest", **inputs) ->
     return actual
 
 
-def set_proof_class(system: System, class_id: int = CLASS_ID, **overrides) -> None:
-    """Re-set the PoCPS parameters of `class_id` (TEST_CLASS patched by `overrides`)."""
+def set_proof_class(system: System, class_id: int = CLASS_ID, wait: bool = True,
+                    **overrides) -> int:
+    """Re-set the PoCPS parameters of `class_id` (TEST_CLASS patched by `overrides`).
+
+    A change of an existing class takes effect `CLASS_DELAY_EPOCHS` later; with `wait` this
+    mines up to the first block of that epoch (the next block mined is its start + 1, as after
+    `goto_epoch`). Returns the epoch from which the parameters are in force.
+    """
+    from ape import chain
+
     from pinfi.deployer import proof_params
 
-    system.verifier.setClass(class_id, proof_params({**TEST_CLASS, **overrides}),
-                             sender=system.admin)
+    tx = system.verifier.setClass(class_id, proof_params({**TEST_CLASS, **overrides}),
+                                  sender=system.admin)
+    from_epoch = int(tx.events[0].fromEpoch)
+    if wait and system.staking.currentEpoch() < from_epoch:
+        goto_epoch(chain, system, from_epoch)
+    return from_epoch
 
 
 def goto_block(chain, number: int) -> None:
