@@ -67,6 +67,9 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         uint64 commitBlock;
         uint64 openBlock;
         ProofStatus status;
+        // The device's latest passed epoch + 1 before this record's epoch (carried over from
+        // both slots when this one is reused): with the two records, the device's pass history.
+        uint32 prevPassPlusOne;
     }
 
     /// @dev One recomputed sample of an opening.
@@ -163,16 +166,21 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     mapping(uint16 classId => ProofClass) internal _nextClasses;
     /// @notice Randomness of each epoch: the hash of its first block, stored by `checkpoint`.
     mapping(uint256 epoch => bytes32) public epochSeed;
+    /// @notice Hash of a commit deadline block (`epochStart + commitWindow`), stored lazily: the
+    ///         randomness that decides, after every commit of the epoch is in, which commitments
+    ///         must be opened.
+    mapping(uint256 blockNumber => bytes32) public openSeed;
     mapping(uint256 deviceId => Record[2]) internal _records;
-    /// @notice Epoch + 1 in which a client's `reportDown` forces the device's challenge (0: none).
-    mapping(uint256 deviceId => uint256) public forcedEpochPlusOne;
-    /// @notice Epoch + 1 of the device's last forced challenge that it passed (0: none). Kept
-    ///         apart from the recycled proof records so the pool can resolve a report any time.
-    mapping(uint256 deviceId => uint256) public forcedPassedPlusOne;
-    /// @notice Epoch + 1 of the device's latest reported miss (grace or slashed; 0: none).
-    mapping(uint256 deviceId => uint256) public lastMissPlusOne;
-    /// @notice Epoch + 1 the device must prove after a grace miss (0: none).
-    mapping(uint256 deviceId => uint256) public owedEpochPlusOne;
+    /// @dev Per-device duties and outcomes, one slot (each field: epoch + 1, 0 for none).
+    struct Duty {
+        uint32 forcedPlusOne; // epoch in which a client's `reportDown` forces the challenge
+        uint32 forcedPassedPlusOne; // last forced challenge passed (and not convicted since)
+        uint32 owedPlusOne; // epoch the device must prove after a grace miss
+        uint32 lastMissPlusOne; // latest reported miss (grace or slashed)
+        bool warm; // set at registration, so that every later write is non-zero to non-zero
+    }
+
+    mapping(uint256 deviceId => Duty) internal _duties;
 
     // ---------------------------------------------------------------- construction / governance
 
@@ -271,12 +279,13 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
             r.root = bytes32(uint256(1));
             r.epoch = EMPTY_EPOCH;
         }
+        _duties[deviceId].warm = true;
     }
 
     /// @inheritdoc IPoCPSVerifier
     function forceChallenge(uint256 deviceId, uint256 epoch) external {
         if (msg.sender != pool) revert NotPool(msg.sender);
-        forcedEpochPlusOne[deviceId] = epoch + 1;
+        _duties[deviceId].forcedPlusOne = uint32(epoch + 1);
         emit ChallengeForced(deviceId, epoch);
     }
 
@@ -289,27 +298,33 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         return _seed(currentEpoch(), true);
     }
 
+    /// @notice Store the opening seed of class `classId` for `epoch` (the hash of its commit
+    ///         deadline block) while it is available, so that misses stay reportable after 256
+    ///         blocks. Anyone may call; returns zero when it is not (or no longer) available.
+    function checkpointOpen(uint16 classId, uint256 epoch) external returns (bytes32) {
+        return _openSeed(_epochStart(epoch) + _paramsAt(classId, epoch).commitWindow, true);
+    }
+
     // ---------------------------------------------------------------- prover
 
-    /// @notice Operator: commit the Merkle root of this epoch's product for a selected device.
+    /// @notice Operator: commit the Merkle root of this epoch's product. Every device that owes
+    ///         the epoch (not `Exempt`) commits, every epoch; which commitments must be opened is
+    ///         drawn after the commit deadline (`mustOpen`).
     function commit(uint256 deviceId, uint256 epoch, bytes32 root) external {
         if (root == bytes32(0)) revert ZeroRoot();
         uint256 current = currentEpoch();
         if (epoch != current) revert WrongEpoch(epoch, current);
-        (address owner, address operator, uint16 classId, IStaking.ChallengeMode mode) =
-            staking.challengeInfo(deviceId, epoch);
+        (, address operator, uint16 classId, IStaking.ChallengeMode mode) = staking.challengeInfo(deviceId, epoch);
         if (msg.sender != operator) revert NotOperator(deviceId, msg.sender);
         ProofClass memory pc = _paramsAt(classId, epoch);
         uint256 deadline = _epochStart(epoch) + pc.commitWindow;
         if (block.number >= deadline) revert CommitWindowClosed(deviceId, epoch, deadline);
-        bytes32 seed = _seed(epoch, true);
-        if (!_selected(seed, owner, classId, mode, deviceId, epoch, pc.challengeBps)) {
-            revert NotSelected(deviceId, epoch);
-        }
+        _seed(epoch, true);
+        if (mode == IStaking.ChallengeMode.Exempt) revert NotSelected(deviceId, epoch);
         Record storage r = _records[deviceId][epoch & 1];
         if (r.epoch == epoch) revert AlreadyCommitted(deviceId, epoch);
+        _reuse(r, deviceId, epoch);
         r.root = root;
-        r.epoch = uint32(epoch);
         r.commitBlock = uint64(block.number);
         r.openBlock = 0;
         r.status = ProofStatus.Committed;
@@ -339,7 +354,10 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         }
         r.openBlock = uint64(block.number);
         r.status = ProofStatus.Opened;
-        if (forcedEpochPlusOne[deviceId] == epoch + 1) forcedPassedPlusOne[deviceId] = epoch + 1;
+        Duty memory duty = _duties[deviceId];
+        // The record's `Opened` status is the pass Staking vests (`lastPassPlusOne`); a later
+        // conviction turns it into `Slashed`.
+        if (duty.forcedPlusOne == epoch + 1) _duties[deviceId].forcedPassedPlusOne = uint32(epoch + 1);
         emit Opened(deviceId, epoch, sseed);
         if (mode == IStaking.ChallengeMode.Always) staking.activate(deviceId);
     }
@@ -352,15 +370,17 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     {
         if (r.epoch != epoch) revert NotCommitted(deviceId, epoch);
         if (r.status != ProofStatus.Committed) revert AlreadyOpened(deviceId, epoch);
-        uint256 commitBlock = r.commitBlock;
-        if (block.number <= commitBlock) revert OpenTooEarly(deviceId, epoch);
         address operator;
         uint16 classId;
         (, operator, classId, mode) = staking.challengeInfo(deviceId, epoch);
         if (msg.sender != operator) revert NotOperator(deviceId, msg.sender);
         pc = _paramsAt(classId, epoch);
-        if (block.number > commitBlock + pc.openWindow) {
-            revert OpenWindowClosed(deviceId, epoch, commitBlock + pc.openWindow);
+        // Openings start after the commit deadline (every root is in before any is opened) and
+        // last `openWindow` blocks. Any committed device may open: a passed opening vests.
+        uint256 deadline = _epochStart(epoch) + pc.commitWindow;
+        if (block.number <= deadline) revert OpenTooEarly(deviceId, epoch);
+        if (block.number > deadline + pc.openWindow) {
+            revert OpenWindowClosed(deviceId, epoch, deadline + pc.openWindow);
         }
     }
 
@@ -387,14 +407,28 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     /// @dev `c` distinct strata among `k`, uniformly: partial Fisher-Yates over `0..k-1`, step j
     ///      swapping position j with `j + keccak256(abi.encode(sseed, CHECK_TAG, j)) % (k - j)`.
     function _checkedStrata(bytes32 sseed, uint256 k, uint256 c) internal pure returns (uint256[] memory out) {
-        uint256[] memory perm = new uint256[](k);
-        for (uint256 i = 0; i < k; ++i) perm[i] = i;
         out = new uint256[](c);
+        // Position x of the shuffled array holds x until a step swaps it: `perm` materialises
+        // only the positions touched (none for c = 1, the common case).
+        uint256[] memory perm = new uint256[](c > 1 ? k : 0);
+        for (uint256 i = 0; i < perm.length; ++i) perm[i] = i;
         for (uint256 j = 0; j < c; ++j) {
-            uint256 r = uint256(keccak256(abi.encode(sseed, CHECK_TAG, j)));
+            uint256 r;
+            assembly ("memory-safe") {
+                // keccak256(abi.encode(sseed, CHECK_TAG, j)) in the scratch space + free memory.
+                let ptr := mload(0x40)
+                mstore(ptr, sseed)
+                mstore(add(ptr, 0x20), CHECK_TAG)
+                mstore(add(ptr, 0x40), j)
+                r := keccak256(ptr, 0x60)
+            }
             uint256 x = j + r % (k - j);
-            (perm[j], perm[x]) = (perm[x], perm[j]);
-            out[j] = perm[j];
+            if (c == 1) {
+                out[0] = x;
+            } else {
+                (perm[j], perm[x]) = (perm[x], perm[j]);
+                out[j] = perm[j];
+            }
         }
     }
 
@@ -441,6 +475,10 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         Check memory w
     ) internal {
         r.status = ProofStatus.Slashed;
+        // A convicted opening neither passes a forced challenge nor vests anything, even after
+        // its record slot is recycled.
+        Duty storage duty = _duties[deviceId];
+        if (duty.forcedPassedPlusOne == epoch + 1) duty.forcedPassedPlusOne = 0;
         uint256 slashed = staking.slash(deviceId, bps, reporter);
         emit FraudProven(deviceId, epoch, reporter, w.q, w.entry, w.claimed, w.expected, slashed);
     }
@@ -473,43 +511,50 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         if (block.number > deadline) revert DisputeWindowClosed(deviceId, epoch, deadline);
     }
 
-    /// @notice Anyone: report that a selected device has no valid opening for `epoch`. Accepted
-    ///         once its windows have passed and until the end of epoch `epoch + 1`.
+    /// @notice Anyone: report a miss of `epoch`: a device that owed the epoch and committed
+    ///         nothing by the commit deadline, or whose commitment had to be opened (`mustOpen`)
+    ///         and has no valid opening when the open window ends. Accepted until the end of
+    ///         epoch `epoch + 1`.
     function reportMissed(uint256 deviceId, uint256 epoch) external {
         uint256 current = currentEpoch();
         if (epoch > current) revert EpochNotStarted(epoch);
         if (current > epoch + 1) revert ReportTooLate(deviceId, epoch);
-        (address owner,, uint16 classId, IStaking.ChallengeMode mode) = staking.challengeInfo(deviceId, epoch);
+        (,, uint16 classId, IStaking.ChallengeMode mode) = staking.challengeInfo(deviceId, epoch);
         ProofClass memory pc = _paramsAt(classId, epoch);
-        bytes32 seed = epochSeed[epoch];
-        if (seed == bytes32(0)) seed = _seed(epoch, false);
-        if (seed == bytes32(0) || !_selected(seed, owner, classId, mode, deviceId, epoch, pc.challengeBps)) {
+        if (mode == IStaking.ChallengeMode.Exempt || _seed(epoch, false) == bytes32(0)) {
             revert NotSelected(deviceId, epoch);
         }
+        uint256 deadline = _epochStart(epoch) + pc.commitWindow;
         Record storage r = _records[deviceId][epoch & 1];
-        uint256 from;
         if (r.epoch == epoch) {
             ProofStatus status = r.status;
             if (status == ProofStatus.Opened) revert NotMissed(deviceId, epoch);
             if (status == ProofStatus.Slashed || status == ProofStatus.Missed) revert AlreadySlashed(deviceId, epoch);
-            from = uint256(r.commitBlock) + pc.openWindow + 1;
+            uint256 from = deadline + pc.openWindow + 1;
+            if (block.number < from) revert ReportTooEarly(deviceId, epoch, from);
+            // Committed and not drawn for opening: present for the epoch.
+            if (!_mustOpen(deviceId, epoch, mode, pc.challengeBps, _openSeed(deadline, true))) {
+                revert NotSelected(deviceId, epoch);
+            }
         } else {
-            from = _epochStart(epoch) + pc.commitWindow;
-            r.epoch = uint32(epoch);
+            if (block.number < deadline) revert ReportTooEarly(deviceId, epoch, deadline);
+            _reuse(r, deviceId, epoch);
         }
-        if (block.number < from) revert ReportTooEarly(deviceId, epoch, from);
-        uint256 last = lastMissPlusOne[deviceId];
+        Duty storage duty = _duties[deviceId];
+        uint256 last = duty.lastMissPlusOne;
         // A miss with no other miss in the graceEpochs before it is a grace miss.
         uint256 g = graceEpochs;
         bool grace = g != 0 && (last == 0 || epoch + 1 >= last + g);
-        if (epoch + 1 > last) lastMissPlusOne[deviceId] = epoch + 1;
+        if (epoch + 1 > last) duty.lastMissPlusOne = uint32(epoch + 1);
         if (grace) {
             // No bond is taken and nothing is paid (stuffing a window never pays); the device
             // must prove the next epoch, and a miss there is a second miss.
             r.status = ProofStatus.Missed;
             uint256 owed = current + 1;
-            owedEpochPlusOne[deviceId] = owed + 1;
+            duty.owedPlusOne = uint32(owed + 1);
             emit GraceMiss(deviceId, epoch, msg.sender, owed);
+            // The rewards accrued since the device's last passed proof are forfeited.
+            staking.forfeit(deviceId);
             return;
         }
         r.status = ProofStatus.Slashed;
@@ -527,6 +572,34 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     /// @notice First block of `epoch`.
     function epochStart(uint256 epoch) external view returns (uint256) {
         return _epochStart(epoch);
+    }
+
+    /// @notice Epoch + 1 in which a client's `reportDown` forces the device's challenge (0: none).
+    function forcedEpochPlusOne(uint256 deviceId) external view returns (uint256) {
+        return _duties[deviceId].forcedPlusOne;
+    }
+
+    /// @notice Epoch + 1 of the device's last forced challenge passed and not convicted (0: none).
+    ///         Kept apart from the recycled proof records so the pool can resolve a report any time.
+    function forcedPassedPlusOne(uint256 deviceId) external view returns (uint256) {
+        return _duties[deviceId].forcedPassedPlusOne;
+    }
+
+    /// @notice Epoch + 1 the device must prove after a grace miss (0: none).
+    function owedEpochPlusOne(uint256 deviceId) external view returns (uint256) {
+        return _duties[deviceId].owedPlusOne;
+    }
+
+    /// @notice Epoch + 1 of the device's latest reported miss, grace or slashed (0: none).
+    function lastMissPlusOne(uint256 deviceId) external view returns (uint256) {
+        return _duties[deviceId].lastMissPlusOne;
+    }
+
+    /// @inheritdoc IPoCPSVerifier
+    function lastPassPlusOne(uint256 deviceId) external view returns (uint256) {
+        uint256 a = _passOf(_records[deviceId][0]);
+        uint256 b = _passOf(_records[deviceId][1]);
+        return a > b ? a : b;
     }
 
     /// @notice PoCPS parameters of a class in force now (all zero for an unknown class).
@@ -557,16 +630,34 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     function proofStatus(uint256 deviceId, uint256 epoch) external view returns (ProofStatus) {
         Record storage r = _records[deviceId][epoch & 1];
         if (r.epoch == epoch) return r.status;
-        return forcedPassedPlusOne[deviceId] == epoch + 1 ? ProofStatus.Opened : ProofStatus.None;
+        return _duties[deviceId].forcedPassedPlusOne == epoch + 1 ? ProofStatus.Opened : ProofStatus.None;
     }
 
-    /// @notice Whether `deviceId` must prove itself in `epoch` (its epoch seed must be stored).
-    function isChallenged(uint256 deviceId, uint256 epoch) external view returns (bool) {
-        (address owner,, uint16 classId, IStaking.ChallengeMode mode) = staking.challengeInfo(deviceId, epoch);
-        bytes32 seed = epochSeed[epoch];
+    /// @notice Whether `deviceId` owes a commitment in `epoch` (not `Exempt`, known class, seed
+    ///         stored).
+    function mustCommit(uint256 deviceId, uint256 epoch) public view returns (bool) {
+        (,, uint16 classId, IStaking.ChallengeMode mode) = staking.challengeInfo(deviceId, epoch);
+        return mode != IStaking.ChallengeMode.Exempt && paramsAt(classId, epoch).exists
+            && epochSeed[epoch] != bytes32(0);
+    }
+
+    /// @notice Whether `deviceId`'s commitment of `epoch` must be opened: always for `Always`
+    ///         devices and forced or owed challenges; for `Sampled` devices drawn per device from
+    ///         the hash of the commit deadline block, `keccak256(abi.encode(openSeed, deviceId))
+    ///         % 10000 < challengeBps` (false until that block exists).
+    function mustOpen(uint256 deviceId, uint256 epoch) public view returns (bool) {
+        (,, uint16 classId, IStaking.ChallengeMode mode) = staking.challengeInfo(deviceId, epoch);
         ProofClass memory pc = paramsAt(classId, epoch);
-        if (seed == bytes32(0) || !pc.exists) return false;
-        return _selected(seed, owner, classId, mode, deviceId, epoch, pc.challengeBps);
+        if (!pc.exists || epochSeed[epoch] == bytes32(0)) return false;
+        uint256 deadline = _epochStart(epoch) + pc.commitWindow;
+        bytes32 os = openSeed[deadline];
+        if (os == bytes32(0) && block.number > deadline) os = blockhash(deadline);
+        return _mustOpen(deviceId, epoch, mode, pc.challengeBps, os);
+    }
+
+    /// @notice Compatibility name of `mustOpen`.
+    function isChallenged(uint256 deviceId, uint256 epoch) external view returns (bool) {
+        return mustOpen(deviceId, epoch);
     }
 
     /// @notice The sampled (leaf, entry) pair q of an opening: stratified, one sample per 1/k of
@@ -629,6 +720,21 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
 
     // ---------------------------------------------------------------- internals
 
+    /// @dev Latest passed epoch + 1 a record knows of: its own if opened (and not convicted),
+    ///      else the one it carried over.
+    function _passOf(Record storage r) internal view returns (uint256) {
+        uint32 e = r.epoch;
+        return r.status == ProofStatus.Opened && e != EMPTY_EPOCH ? uint256(e) + 1 : r.prevPassPlusOne;
+    }
+
+    /// @dev Take over the record slot `r` for `epoch`, carrying the device's pass history over.
+    function _reuse(Record storage r, uint256 deviceId, uint256 epoch) internal {
+        uint256 mine = _passOf(r);
+        uint256 other = _passOf(_records[deviceId][(epoch + 1) & 1]);
+        r.prevPassPlusOne = uint32(mine > other ? mine : other);
+        r.epoch = uint32(epoch);
+    }
+
     /// @dev The version of `classId` in force for `epoch` (reverts for an unknown class).
     function _paramsAt(uint16 classId, uint256 epoch) internal view returns (ProofClass memory pc) {
         StoredClass storage cur = _classes[classId];
@@ -659,22 +765,33 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         }
         epochSeed[epoch] = seed;
         emit EpochCheckpointed(epoch, seed);
+        // Every epoch with a seed (every epoch with a proof) has Staking's accumulator snapshot
+        // at its first block, which vesting reads.
+        if (epoch == currentEpoch()) staking.checkpointEpoch();
     }
 
-    /// @dev Selection of PROTOCOL.md 4.2: all of a provider's devices of a class together.
-    function _selected(
-        bytes32 seed,
-        address owner,
-        uint16 classId,
-        IStaking.ChallengeMode mode,
-        uint256 deviceId,
-        uint256 epoch,
-        uint256 challengeBps
-    ) internal view returns (bool) {
+    /// @dev Whether a commitment must be opened (docs/protocol.md#selection). `os` is the hash
+    ///      of the commit deadline block (zero when unknown: no Sampled device is drawn).
+    function _mustOpen(uint256 deviceId, uint256 epoch, IStaking.ChallengeMode mode, uint256 challengeBps, bytes32 os)
+        internal
+        view
+        returns (bool)
+    {
         if (mode == IStaking.ChallengeMode.Exempt) return false;
         if (mode == IStaking.ChallengeMode.Always) return true;
-        if (forcedEpochPlusOne[deviceId] == epoch + 1 || owedEpochPlusOne[deviceId] == epoch + 1) return true;
-        return uint256(keccak256(abi.encode(seed, owner, uint256(classId)))) % BPS < challengeBps;
+        Duty memory duty = _duties[deviceId];
+        if (duty.forcedPlusOne == epoch + 1 || duty.owedPlusOne == epoch + 1) return true;
+        if (os == bytes32(0)) return false;
+        return uint256(keccak256(abi.encode(os, deviceId))) % BPS < challengeBps;
+    }
+
+    /// @dev The stored hash of `deadline`, storing it (with `store`) while it is available;
+    ///      zero when the block is not mined yet or too old.
+    function _openSeed(uint256 deadline, bool store) internal returns (bytes32 h) {
+        h = openSeed[deadline];
+        if (h != bytes32(0) || block.number <= deadline) return h;
+        h = blockhash(deadline);
+        if (h != bytes32(0) && store) openSeed[deadline] = h;
     }
 
     function _sample(bytes32 sseed, uint256 q, ProofClass memory pc)

@@ -32,7 +32,6 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         DeviceState state;
         uint32 since; // first epoch the device owes challenges
         uint32 stateEpoch; // Jailed/Exiting: first epoch with no duty; Maintenance: first exempt epoch
-        bool owedAlways; // left Pending by maintenance or deregister: epochs before stateEpoch stay Always
         address operator;
         uint32 maintUntil; // Maintenance: first epoch the device must prove again
         uint64 unbondAt; // Exiting: block from which the bond can be withdrawn
@@ -40,6 +39,12 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         uint128 rewards; // accrued maintenance rewards not yet claimed
         uint256 rewardPerWeightPaid; // accumulator value at the device's last checkpoint
         bytes32 fingerprint;
+        // Slot 5 (vesting). Rewards accrued between `vestRpw` and `rewardPerWeightPaid` are
+        // unvested: a passed proof vests them up to its epoch's start, a miss or fraud forfeits them.
+        uint160 vestRpw; // accumulator value up to which the device's rewards are vested
+        uint32 weight; // the device's weight while it accrued (the class weight at activation)
+        uint32 vestedPassPlusOne; // the verifier's `lastPassPlusOne` already applied
+        bool owedAlways; // left Pending by maintenance or deregister: epochs before stateEpoch stay Always
     }
 
     /// @dev Staking-side parameters of a device class (PoCPS and pricing live in their contracts).
@@ -98,6 +103,8 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     event DeviceExiting(uint256 indexed deviceId, uint64 unbondAt);
     event BondWithdrawn(uint256 indexed deviceId, address indexed owner, uint256 amount);
     event RewardsClaimed(uint256 indexed deviceId, address indexed owner, uint256 amount);
+    /// @notice The device's unvested rewards were forfeited (a miss or a fraud): never minted.
+    event RewardsForfeited(uint256 indexed deviceId, uint256 amount);
 
     // ---------------------------------------------------------------- constants / immutables
 
@@ -151,6 +158,12 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     uint256 public totalBonded;
     /// @notice Dissipative pool told when a device leaves the Active set (0: none, no call).
     IDissipativePoolHooks public pool;
+    /// @notice Rewards forfeited by misses and frauds (accounted emission that is never minted).
+    uint256 public totalForfeited;
+    /// @dev Accumulator value at the first block of each epoch, plus one (0: not stored). Stored
+    ///      by the first accumulator update of the epoch (the verifier makes one when it stores
+    ///      the epoch's seed): vesting reads it.
+    mapping(uint256 epoch => uint256) internal _rpwAtEpochPlusOne;
 
     // ---------------------------------------------------------------- construction / governance
 
@@ -171,6 +184,8 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (halvingBlocks_ == 0) revert InvalidParameter("halvingBlocks");
         if (rewardPerBlock_ >= 2 ** 128) revert InvalidParameter("rewardPerBlock");
         if (maxEmission_ > token_.cap() - token_.totalSupply()) revert InvalidParameter("maxEmission");
+        // Keeps the accumulator below 2^156 (it is stored in 160 bits for vesting).
+        if (maxEmission_ >= 2 ** 96) revert InvalidParameter("maxEmission");
         if (bountyBps_ > MAX_BOUNTY_BPS) revert InvalidParameter("bountyBps");
         token = token_;
         genesisBlock = genesisBlock_;
@@ -180,7 +195,9 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         halvingBlocks = halvingBlocks_;
         maxEmission = maxEmission_;
         bountyBps = bountyBps_;
-        lastRewardBlock = genesisBlock_ > block.number ? genesisBlock_ : block.number;
+        uint256 first = genesisBlock_ > block.number ? genesisBlock_ : block.number;
+        lastRewardBlock = first;
+        _rpwAtEpochPlusOne[(first - genesisBlock_) / epochBlocks_] = 1;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
@@ -348,13 +365,12 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (amount > 0) IERC20(address(token)).safeTransfer(msg.sender, amount);
     }
 
-    /// @notice Owner: mint the device's accrued maintenance rewards to the owner. O(1).
+    /// @notice Owner: mint the device's vested maintenance rewards to the owner. O(1).
     function claim(uint256 deviceId) external nonReentrant returns (uint256 amount) {
         Device storage d = _ownedDevice(deviceId);
-        if (d.state == DeviceState.Active) {
-            _updateRewards();
-            _accrue(d);
-        }
+        bool active = d.state == DeviceState.Active;
+        if (active) _updateRewards();
+        _settle(deviceId, d, active);
         amount = d.rewards;
         if (amount == 0) revert NothingToClaim(deviceId);
         d.rewards = 0;
@@ -374,12 +390,31 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (s == DeviceState.Exiting || (s == DeviceState.Maintenance && currentEpoch() < d.stateEpoch)) return;
         if (s != DeviceState.Pending && s != DeviceState.Maintenance) revert WrongState(deviceId, s);
         _updateRewards();
-        d.rewardPerWeightPaid = rewardPerWeight;
+        // Back from maintenance: the proof that activates it vests what it accrued before.
+        _vestTo(d, d.rewardPerWeightPaid);
+        uint256 rpw = rewardPerWeight;
+        d.rewardPerWeightPaid = rpw;
+        d.vestRpw = uint160(rpw);
         ClassParams storage c = classes[d.classId];
+        d.weight = c.weight;
         totalWeight += c.weight;
         c.active += 1;
         d.state = DeviceState.Active;
         emit DeviceActivated(deviceId, d.classId);
+    }
+
+    /// @inheritdoc IStaking
+    function forfeit(uint256 deviceId) external onlyVerifier {
+        Device storage d = _devices[deviceId];
+        bool active = d.state == DeviceState.Active;
+        if (active) _updateRewards();
+        _settle(deviceId, d, active);
+        _forfeit(deviceId, d);
+    }
+
+    /// @inheritdoc IStaking
+    function checkpointEpoch() external onlyVerifier {
+        _updateRewards();
     }
 
     /// @inheritdoc IStaking
@@ -397,6 +432,8 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         d.bond -= uint128(slashed);
         totalBonded -= slashed;
         if (s == DeviceState.Active) _leaveRewards(deviceId, d);
+        else _settle(deviceId, d, false);
+        _forfeit(deviceId, d);
         if (s != DeviceState.Exiting && s != DeviceState.Jailed) {
             d.state = DeviceState.Jailed;
             d.stateEpoch = uint32(currentEpoch());
@@ -460,14 +497,23 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         return classes[classId].active;
     }
 
-    /// @notice Maintenance rewards the device could claim now.
+    /// @notice Maintenance rewards the device could claim now (vested, including a passed proof
+    ///         not yet applied).
     function earned(uint256 deviceId) external view returns (uint256) {
-        Device storage d = _devices[deviceId];
-        if (d.state != DeviceState.Active) return d.rewards;
-        uint256 rpw = rewardPerWeight;
-        uint256 tw = totalWeight;
-        if (tw > 0) rpw += (_emittedUntil(block.number) - emissionAccounted) * WAD / tw;
-        return d.rewards + uint256(classes[d.classId].weight) * (rpw - d.rewardPerWeightPaid) / WAD;
+        (uint256 vested,) = _rewardsOf(deviceId);
+        return vested;
+    }
+
+    /// @notice Rewards accrued since the device's last passed proof: vested by its next passed
+    ///         proof, forfeited by a miss or a fraud.
+    function unvested(uint256 deviceId) external view returns (uint256 amount) {
+        (, amount) = _rewardsOf(deviceId);
+    }
+
+    /// @notice Accumulator value at the first block of `epoch` (0 when not stored).
+    function rewardPerWeightAtEpoch(uint256 epoch) external view returns (uint256) {
+        uint256 v = _rpwAtEpochPlusOne[epoch];
+        return v == 0 ? 0 : v - 1;
     }
 
     /// @notice Total emission scheduled from genesis up to `blockNumber`, capped at `maxEmission`.
@@ -506,23 +552,105 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (total > maxEmission) total = maxEmission;
     }
 
-    /// @dev Bring the accumulator up to this block. Emission while no device is Active is
+    /// @dev The accumulator at this block: `rewardPerWeight + (emitted - accounted) * WAD / totalWeight`
+    ///      (the one place the formula is written). Emission while no device is Active is
     ///      forfeited (accounted, never minted), which keeps every claim O(1).
-    function _updateRewards() internal {
-        if (block.number == lastRewardBlock) return;
-        uint256 emitted = _emittedUntil(block.number);
-        uint256 delta = emitted - emissionAccounted;
+    function _rewardPerWeightAt(uint256 blockNumber) internal view returns (uint256 rpw, uint256 emitted) {
+        rpw = rewardPerWeight;
+        emitted = _emittedUntil(blockNumber);
         uint256 tw = totalWeight;
-        if (tw > 0 && delta > 0) rewardPerWeight += delta * WAD / tw;
+        if (tw > 0) rpw += (emitted - emissionAccounted) * WAD / tw;
+    }
+
+    /// @dev Bring the accumulator up to this block. The first update after an epoch boundary
+    ///      also stores the accumulator's value at that boundary (and at the current epoch's
+    ///      start): exact, as the weight was constant since the last update. Vesting reads them.
+    function _updateRewards() internal {
+        uint256 last = lastRewardBlock;
+        if (block.number <= last) return;
+        uint256 epoch = currentEpoch();
+        uint256 lastEpoch = (last - genesisBlock) / epochBlocks;
+        if (epoch > lastEpoch) {
+            _storeEpochStart(lastEpoch + 1);
+            if (epoch > lastEpoch + 1) _storeEpochStart(epoch);
+        }
+        (uint256 rpw, uint256 emitted) = _rewardPerWeightAt(block.number);
+        rewardPerWeight = rpw;
         emissionAccounted = emitted;
         lastRewardBlock = block.number;
     }
 
-    /// @dev Credit an Active device with its share since its last checkpoint.
-    function _accrue(Device storage d) internal {
-        uint256 rpw = rewardPerWeight;
-        d.rewards += uint128(uint256(classes[d.classId].weight) * (rpw - d.rewardPerWeightPaid) / WAD);
-        d.rewardPerWeightPaid = rpw;
+    function _storeEpochStart(uint256 epoch) internal {
+        (uint256 atStart,) = _rewardPerWeightAt(genesisBlock + epoch * epochBlocks);
+        _rpwAtEpochPlusOne[epoch] = atStart + 1;
+    }
+
+    /// @dev The accumulator at the first block of `epoch` (its end is the next epoch's start):
+    ///      stored, or else computed (no update since then: the formula is exact).
+    function _rewardPerWeightAtEpoch(uint256 epoch) internal view returns (uint256 rpw) {
+        uint256 v = _rpwAtEpochPlusOne[epoch];
+        if (v != 0) return v - 1;
+        uint256 start = genesisBlock + epoch * epochBlocks;
+        if (start >= lastRewardBlock) (rpw,) = _rewardPerWeightAt(start);
+        else rpw = rewardPerWeight; // not reached: every epoch with a proof has an update
+    }
+
+    /// @dev Where a device's rewards vest to: a passed opening of epoch P, once P is over (its
+    ///      dispute window closed), vests what the device accrued up to the end of P. Returns
+    ///      0 when there is no new pass to apply.
+    function _vestPoint(uint256 deviceId, Device storage d, uint256 paid)
+        internal
+        view
+        returns (uint256 to, uint256 pass)
+    {
+        pass = verifier.lastPassPlusOne(deviceId);
+        if (pass <= d.vestedPassPlusOne || currentEpoch() < pass) return (0, 0);
+        uint256 end = _rewardPerWeightAtEpoch(pass);
+        to = end < paid ? end : paid;
+    }
+
+    /// @dev Bring a device's accounting up to date: an Active device accrues up to the current
+    ///      accumulator (the caller updated it); then a passed proof applies (`_vestPoint`).
+    function _settle(uint256 deviceId, Device storage d, bool active) internal {
+        if (active) d.rewardPerWeightPaid = rewardPerWeight;
+        (uint256 to, uint256 pass) = _vestPoint(deviceId, d, d.rewardPerWeightPaid);
+        if (pass == 0) return;
+        d.vestedPassPlusOne = uint32(pass);
+        _vestTo(d, to);
+    }
+
+    /// @dev Vest the device's rewards accrued up to accumulator value `to` (no-op if vested).
+    function _vestTo(Device storage d, uint256 to) internal {
+        uint256 from = d.vestRpw;
+        if (to <= from) return;
+        d.rewards += uint128(uint256(d.weight) * (to - from) / WAD);
+        d.vestRpw = uint160(to);
+    }
+
+    /// @dev Forfeit everything accrued and not vested (the device must be settled first).
+    function _forfeit(uint256 deviceId, Device storage d) internal {
+        uint256 paid = d.rewardPerWeightPaid;
+        uint256 from = d.vestRpw;
+        if (paid <= from) return;
+        uint256 lost = uint256(d.weight) * (paid - from) / WAD;
+        d.vestRpw = uint160(paid);
+        totalForfeited += lost;
+        emit RewardsForfeited(deviceId, lost);
+    }
+
+    /// @dev Vested and unvested rewards of a device now (views).
+    function _rewardsOf(uint256 deviceId) internal view returns (uint256 vested, uint256 pending) {
+        Device storage d = _devices[deviceId];
+        uint256 paid = d.rewardPerWeightPaid;
+        if (d.state == DeviceState.Active) (paid,) = _rewardPerWeightAt(block.number);
+        uint256 from = d.vestRpw;
+        vested = d.rewards;
+        (uint256 to, uint256 pass) = _vestPoint(deviceId, d, paid);
+        if (pass != 0 && to > from) {
+            vested += uint256(d.weight) * (to - from) / WAD;
+            from = to;
+        }
+        if (paid > from) pending = uint256(d.weight) * (paid - from) / WAD;
     }
 
     /// @dev An Active device stops earning: checkpoint it, then remove its weight and count (R),
@@ -532,7 +660,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     ///      and the token; a revert there reverts the exit.
     function _leaveRewards(uint256 deviceId, Device storage d) internal {
         _updateRewards();
-        _accrue(d);
+        _settle(deviceId, d, true);
         ClassParams storage c = classes[d.classId];
         totalWeight -= c.weight;
         c.active -= 1;

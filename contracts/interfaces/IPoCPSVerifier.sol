@@ -21,6 +21,10 @@ interface IPoCPSVerifier {
     ///         two epochs later, except for a passed forced challenge, which stays `Opened`).
     function proofStatus(uint256 deviceId, uint256 epoch) external view returns (ProofStatus);
 
+    /// @notice Epoch + 1 of the device's latest passed opening that no dispute convicted (0:
+    ///         none). Staking vests the rewards the device accrued before that epoch began.
+    function lastPassPlusOne(uint256 deviceId) external view returns (uint256);
+
     /// @notice Staking only: warm the device's two proof-record slots at registration so that
     ///         every later `commit` writes non-zero to non-zero storage.
     function prepare(uint256 deviceId) external;

@@ -52,7 +52,15 @@ interface IStaking {
     /// @notice Verifier only: a Pending device (or one back from maintenance) passed a challenge.
     function activate(uint256 deviceId) external;
 
-    /// @notice Verifier only: slash `bps` of the device's bond and jail it.
+    /// @notice Verifier only: forfeit the device's unvested rewards (a grace miss).
+    function forfeit(uint256 deviceId) external;
+
+    /// @notice Verifier only (when it stores the current epoch's seed): bring the reward
+    ///         accumulator up to date, storing its value at the epoch's first block.
+    function checkpointEpoch() external;
+
+    /// @notice Verifier only: slash `bps` of the device's bond and jail it; its unvested rewards
+    ///         are forfeited.
     /// @param reporter Receives the bounty share; `address(0)` burns it all.
     /// @return slashed Tokens taken from the bond (bounty + burned).
     function slash(uint256 deviceId, uint256 bps, address reporter) external returns (uint256 slashed);

@@ -68,7 +68,8 @@ def test_regression_lazy_pass_is_convicted(chain, system, alice, operator):
 
     device, e, tree, tx = pocps.commit_until_checked(chain, system, alice, operator, {1, 2, 3},
                                                      lazy)
-    leaves, proof, picks = pocps.opening(chain, tree, tx.block_number)
+    pocps.after_deadline(chain, system, e)
+    leaves, proof, _ = pocps.opening(chain, tree, tx.block_number)
     [q] = pocps.checked_strata(chain, tree, tx.block_number)
     sseed = proto.sample_seed(pocps.blockhash(chain, tx.block_number), tree.root)
     assert list(v.checkedStrata(CLASS_ID, e, sseed)) == [q]  # mirror == contract
@@ -135,6 +136,7 @@ def test_regression_class_change_mid_epoch_keeps_the_opening_valid(chain, system
     from_epoch = pocps.set_proof_class(system, wait=False, n=32, leaf=8, k=8)
     assert from_epoch == e + 2
     assert v.classParams(CLASS_ID).n == TEST_CLASS["n"] and v.paramsAt(CLASS_ID, e + 2).n == 32
+    pocps.after_deadline(chain, system, e)
     leaves, proof, _ = pocps.opening(chain, tree, tx.block_number)
     otx = v.open(device, e, leaves, proof, sender=operator)
     assert logs(otx, v.Opened) and st.getDevice(device).state == ACTIVE
@@ -147,10 +149,10 @@ def test_regression_raising_challenge_bps_is_not_retroactive(chain, system, alic
     v, st = system.verifier, system.staking
     pocps.set_proof_class(system, challengeBps=1)
     device = pocps.activate(chain, system, alice, operator)
-    e = pocps.selected_epoch(chain, system, device, want=False)
-    pocps.goto_block(chain, start(system, e) + CW)  # commit window closed
-    pocps.set_proof_class(system, wait=False, challengeBps=10_000)
+    e, _, _ = pocps.selected_epoch(chain, system, device, operator, want=False)
+    pocps.set_proof_class(system, wait=False, challengeBps=10_000)  # after the deadline
     assert not v.isChallenged(device, e)
+    pocps.goto_block(chain, start(system, e) + CW + OW + 1)
     with reverts(v.NotSelected, deviceId=device, epoch=e):
         v.reportMissed(device, e, sender=bob)
     assert st.getDevice(device).bond == MIN_BOND
@@ -202,7 +204,7 @@ def test_regression_window_stuffing_costs_no_bond(chain, system, alice, bob, ope
     device = pocps.activate(chain, system, alice, operator)
     e = pocps.next_epoch(chain, system)
     v.checkpoint(sender=bob)
-    assert v.isChallenged(device, e)
+    assert v.mustCommit(device, e)
     # The attacker fills every block of the commit window: the honest commit never lands.
     pocps.goto_block(chain, start(system, e) + CW)
     with reverts(v.CommitWindowClosed, deviceId=device, epoch=e, deadline=start(system, e) + CW):
@@ -311,3 +313,109 @@ def test_regression_pending_owed_proof_after_state_change_is_accepted(chain, sys
     st.deregister(device, sender=alice)
     _, otx, _ = pocps.prove(chain, system, device, operator)
     assert logs(otx, v.Opened) and st.getDevice(device).state == EXITING
+
+
+# --------------------------------------------------------------------------------------------
+# 4. No ghost profit, bounded Sybil leverage
+# --------------------------------------------------------------------------------------------
+
+
+def test_regression_ghost_never_vests(chain, system, alice, bob, operator):
+    """Old: an Active device earned and claimed emissions whether or not it could compute
+    (protection rested on a 5% challenge and a slash). Now rewards vest only with a passed
+    opening: a ghost that commits junk forfeits everything it accrued at its first miss, and
+    `claim` never pays it (what it claims was vested by its one honest activation epoch)."""
+    v, st, token = system.verifier, system.staking, system.token
+    pocps.set_proof_class(system, challengeBps=10_000)
+    device = pocps.activate(chain, system, alice, operator)
+    e = pocps.next_epoch(chain, system)  # the activation epoch is over: its rewards vest
+    vested = st.earned(device)
+    pocps.commit(chain, system, device, operator, tamper=lambda c: c.__iadd__(1))  # junk root
+    pocps.goto_block(chain, start(system, e) + CW + OW + 1)
+    assert st.unvested(device) > 0
+    before = st.unvested(device)
+    tx = v.reportMissed(device, e, sender=bob)  # drawn (10000 bps), never opened: grace miss
+    [ev] = logs(tx, st.RewardsForfeited)
+    assert ev["amount"] >= before and st.unvested(device) == 0 and st.earned(device) == vested
+    assert st.totalForfeited() == ev["amount"]
+    supply = token.totalSupply()
+    assert st.claim(device, sender=alice).return_value == vested
+    assert token.totalSupply() == supply + vested
+
+
+def test_regression_every_device_commits_every_epoch(chain, system, alice, bob, operator):
+    """Old: selection was drawn per owner at the epoch start, so an unselected device owed
+    nothing (one card could answer for many identities). Now every non-exempt device commits
+    every epoch; a missing commitment is a miss whatever the draw."""
+    v = system.verifier
+    pocps.set_proof_class(system, challengeBps=1)
+    device = pocps.activate(chain, system, alice, operator)
+    e = pocps.next_epoch(chain, system)
+    v.checkpoint(sender=bob)
+    pocps.goto_block(chain, start(system, e) + CW)
+    assert v.mustCommit(device, e) and not v.mustOpen(device, e)
+    tx = v.reportMissed(device, e, sender=bob)
+    assert logs(tx, v.GraceMiss)[0]["deviceId"] == device
+
+
+def test_regression_opening_drawn_per_device_after_the_deadline(chain, system, alice, operator):
+    """The draw is per device (not per owner) from the commit deadline block's hash, unknown
+    while any commitment of the epoch can still land (mirror: `pinfi.protocol.must_open`)."""
+    v = system.verifier
+    bps = 5_000
+    pocps.set_proof_class(system, challengeBps=bps)
+    devices = [pocps.activate(chain, system, alice, operator) for _ in range(2)]
+    for _ in range(3):
+        e = pocps.next_epoch(chain, system)
+        for d in devices:
+            pocps.commit(chain, system, d, operator)
+        deadline = start(system, e) + CW
+        assert not any(v.mustOpen(d, e) for d in devices)  # unknown before the deadline
+        pocps.after_deadline(chain, system, e)
+        chain.mine(1)  # a view reads blockhash(deadline) once the head is past it
+        seed = pocps.blockhash(chain, deadline)
+        for d in devices:
+            assert v.mustOpen(d, e) == proto.must_open(seed, d, bps)
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Forced challenge convicted after passing
+# --------------------------------------------------------------------------------------------
+
+
+def test_regression_convicted_forced_opening_does_not_read_as_passed(chain, system, alice, bob,
+                                                                     keeper, operator, deployer):
+    """Old: a forced challenge's opening that passed `open` kept `forcedPassedPlusOne` after a
+    dispute convicted it, so once its record slot was recycled `proofStatus` read Opened and a
+    late `resolveDown` paid the client's bond to the cheater. Now the conviction clears it."""
+    from tests.support.pool import activate_many
+
+    v, pool, token = system.verifier, system.pool, system.token
+    bad = TEST_CLASS["k"] - 1
+    rows = pocps.stratum_rows(bad)
+
+    def lazy(c):  # every stratum right but the last
+        c[rows, :] += 1
+
+    token.transfer(bob, 10_000 * UNIT, sender=deployer)
+    token.approve(pool, 10**30, sender=bob)
+    for device in activate_many(chain, system, alice, operator, 4):
+        pocps.next_epoch(chain, system)
+        lease_id = int(pool.lease(device, 3, 10**30, FAR, b"\x00" * 32,
+                                  sender=bob).return_value)
+        f = int(pool.reportDown(lease_id, sender=bob).return_value)
+        pocps.goto_epoch(chain, system, f)
+        tree, tx = pocps.commit(chain, system, device, operator, tamper=lazy)
+        pocps.after_deadline(chain, system, f)
+        leaves, proof, picks = pocps.opening(chain, tree, tx.block_number)
+        otx = v.open(device, f, leaves, proof, sender=operator)
+        if logs(otx, v.Opened):  # the check missed the corrupted stratum (3 in 4)
+            break
+    else:
+        raise AssertionError("every check fell on the corrupted stratum (p = 1/256)")
+    assert v.forcedPassedPlusOne(device) == f + 1
+    leaf, path, ei = pocps.dispute_calldata(tree, picks, bad)
+    v.dispute(device, f, bad, ei, leaf, path, sender=keeper)
+    assert v.forcedPassedPlusOne(device) == 0 and v.lastPassPlusOne(device) != f + 1
+    pocps.goto_epoch(chain, system, f + 1)
+    assert pool.resolveDown(lease_id, sender=bob).return_value is False

@@ -351,13 +351,13 @@ def test_commit_errors(chain, system, alice, bob, operator):
 
 def test_commit_not_selected(chain, system, alice, bob, operator):
     v = system.verifier
+    """A committed Active device whose commitment is not drawn for opening is present: no miss
+    to report (opening it anyway is allowed: it vests)."""
     device = pocps.activate(chain, system, alice, operator)
-    e = pocps.selected_epoch(chain, system, device, want=False)
-    assert not v.isChallenged(device, e)
+    e, _, _ = pocps.selected_epoch(chain, system, device, operator, want=False)
+    assert not v.mustOpen(device, e) and v.mustCommit(device, e)
+    pocps.goto_block(chain, start(system, e) + CW + OW + 1)
     with reverts(v.NotSelected, deviceId=device, epoch=e):
-        v.commit(device, e, b"\x01" * 32, sender=operator)
-    pocps.goto_epoch(chain, system, e, offset=CW)
-    with reverts(v.NotSelected, deviceId=device, epoch=e):  # and no miss to report
         v.reportMissed(device, e, sender=bob)
 
 
@@ -388,6 +388,7 @@ def test_open_activates_pending(chain, system, alice, operator):
     tree, ctx = pocps.commit(chain, system, device, operator)
     leaves, proof, picks = pocps.opening(chain, tree, ctx.block_number)
     assert len(leaves) == K * LEAF * 4 and len(proof) == K * LOG_STRATUM
+    pocps.after_deadline(chain, system, e)
     otx = v.open(device, e, leaves, proof, sender=operator)
     sseed = proto.sample_seed(pocps.blockhash(chain, ctx.block_number), tree.root)
     assert logs(otx, v.Opened) == [{"deviceId": device, "epoch": e, "sampleSeed": sseed}]
@@ -411,12 +412,13 @@ def test_open_errors(chain, system, alice, bob, operator):
     tree, ctx = pocps.commit(chain, system, d1, operator)
     c1 = ctx.block_number
     leaves, proof, _ = opening_for(chain, tree, c1)
-    # same block as the commit: seen through a call at the head (see also the next test)
-    pocps.call_reverts(v.OpenTooEarly, v.open, d1, e, leaves, proof, sender=operator,
-                       deviceId=d1, epoch=e)
     tree2, ctx2 = pocps.commit(chain, system, d2, operator)
     c2 = ctx2.block_number
-    # inside the window (c1 + 2 .. c1 + 5): the calldata checks
+    dl = start(system, e) + CW  # the commit deadline: openings start after it
+    pocps.goto_block(chain, dl)
+    with reverts(v.OpenTooEarly, deviceId=d1, epoch=e):  # at the deadline itself
+        v.open(d1, e, leaves, proof, sender=operator)
+    # inside the window (dl + 1 .. dl + OW): the calldata checks
     with reverts(v.BadLength, leavesLength=len(leaves) - 4, proofLength=len(proof)):
         v.open(d1, e, leaves[:-4], proof, sender=operator)
     with reverts(v.BadLength, leavesLength=len(leaves), proofLength=len(proof) + 1):
@@ -427,17 +429,17 @@ def test_open_errors(chain, system, alice, bob, operator):
     bad[LOG_STRATUM + 2] = flip(bytes(bad[LOG_STRATUM + 2]), 0)
     with reverts(v.BadProof, deviceId=d1, epoch=e):  # one path node
         v.open(d1, e, leaves, bad, sender=operator)
-    assert chain.blocks.head.number == c1 + OW - 1
+    pocps.goto_block(chain, dl + OW)
     otx = v.open(d1, e, leaves, proof, sender=operator)  # the last block of the window
-    assert otx.block_number == c1 + OW
+    assert otx.block_number == dl + OW
     with reverts(v.AlreadyOpened, deviceId=d1, epoch=e):  # replay
         v.open(d1, e, leaves, proof, sender=operator)
     with reverts(v.NotCommitted, deviceId=d1, epoch=e + 2):  # same slot, other epoch
         v.open(d1, e + 2, leaves, proof, sender=operator)
     # d2: window over
     leaves2, proof2, _ = opening_for(chain, tree2, c2)
-    assert chain.blocks.head.number + 1 > c2 + OW
-    with reverts(v.OpenWindowClosed, deviceId=d2, epoch=e, deadline=c2 + OW):
+    assert chain.blocks.head.number + 1 > dl + OW
+    with reverts(v.OpenWindowClosed, deviceId=d2, epoch=e, deadline=dl + OW):
         v.open(d2, e, leaves2, proof2, sender=operator)
     for caller in (alice, bob):  # checked before the window
         with reverts(v.NotOperator, deviceId=d2, caller=caller):
@@ -486,6 +488,7 @@ def test_proof_bound_to_device(chain, system, alice, operator):
     e = pocps.next_epoch(chain, system)
     tree_a, ctx_a = pocps.commit(chain, system, da, operator)
     tree_b, ctx_b = pocps.commit(chain, system, db, operator)
+    pocps.after_deadline(chain, system, e)
     # A's leaves at B's sample positions, and A's own opening, sent for B
     leaves, proof, _ = opening_for(chain, tree_a, ctx_b.block_number, picks_of=tree_b.root)
     with reverts(v.BadProof, deviceId=db, epoch=e):
@@ -504,6 +507,7 @@ def test_proof_bound_to_device(chain, system, alice, operator):
     supply = system.token.totalSupply()
     pocps.goto_block(chain, start(system, e2) + 2)
     tx = v.commit(dc, e2, tree_a2.root, sender=operator)  # dc is Pending: always challenged
+    pocps.after_deadline(chain, system, e2)
     leaves, proof, picks = opening_for(chain, tree_a2, tx.block_number)
     otx = v.open(dc, e2, leaves, proof, sender=operator)
     [ev] = logs(otx, v.FraudProven)
@@ -525,11 +529,13 @@ def test_proof_bound_to_epoch(chain, system, alice, operator):
     e = pocps.next_epoch(chain, system)
     tree, ctx = pocps.commit(chain, system, device, operator)
     leaves, proof, _ = opening_for(chain, tree, ctx.block_number)
+    pocps.after_deadline(chain, system, e)
     v.open(device, e, leaves, proof, sender=operator)
     with reverts(v.AlreadyOpened, deviceId=device, epoch=e):
         v.open(device, e, leaves, proof, sender=operator)
     e1 = pocps.next_epoch(chain, system)
     tree1, ctx1 = pocps.commit(chain, system, device, operator)
+    pocps.after_deadline(chain, system, e1)
     assert tree1.root != tree.root
     with reverts(v.BadProof, deviceId=device, epoch=e1):
         v.open(device, e1, leaves, proof, sender=operator)
@@ -551,6 +557,7 @@ def test_proof_bound_to_operator(chain, system, alice, operator, keeper):
     e = pocps.next_epoch(chain, system)
     tree, ctx = pocps.commit(chain, system, device, operator)
     leaves, proof, _ = opening_for(chain, tree, ctx.block_number)
+    pocps.after_deadline(chain, system, e)
     st.setOperator(device, keeper, sender=alice)
     for caller in (operator, alice):
         with reverts(v.NotOperator, deviceId=device, caller=caller):
@@ -569,6 +576,7 @@ def test_fraud_at_open(chain, system, alice, bob, operator):
     # The check is drawn from the commit block's hash: every stratum is tampered, and only the
     # checked stratum's sample is compared below.
     tree, ctx = pocps.commit(chain, system, device, operator, tamper=lambda c: c.__iadd__(1))
+    pocps.after_deadline(chain, system, e)
     leaves, proof, picks = opening_for(chain, tree, ctx.block_number)
     [q] = pocps.checked_strata(chain, tree, ctx.block_number)
     assert honest.root != tree.root
@@ -619,6 +627,7 @@ def test_dispute_proves_fraud_outside_the_recomputed_sample(chain, system, alice
 
     # Only stratum 0 is right: wait for an opening whose on-chain check falls there.
     device, e, tree, ctx = pocps.commit_until_checked(chain, system, alice, operator, {0}, tamper)
+    pocps.after_deadline(chain, system, e)
     leaves, proof, picks = opening_for(chain, tree, ctx.block_number)
     otx = v.open(device, e, leaves, proof, sender=operator)
     assert logs(otx, v.FraudProven) == [] and st.getDevice(device).state == ACTIVE
@@ -719,8 +728,8 @@ def test_report_missed(chain, system, alice, bob, operator):
     s00 = start(system, e0)
     with reverts(v.ReportTooEarly, deviceId=silent, epoch=e0, fromBlock=s00 + CW):
         v.reportMissed(silent, e0, sender=bob)
-    _, ctx = pocps.commit(chain, system, late, operator)  # committed, never opened
-    pocps.prove(chain, system, honest, operator)
+    pocps.commit(chain, system, late, operator)  # committed, never opened
+    tree_h, ctx_h = pocps.commit(chain, system, honest, operator)
     pocps.goto_block(chain, s00 + CW)
     supply, before = token.totalSupply(), token.balanceOf(bob)
     tx = v.reportMissed(silent, e0, sender=bob)
@@ -733,7 +742,8 @@ def test_report_missed(chain, system, alice, bob, operator):
     assert v.proofStatus(silent, e0) == MISSED and v.lastMissPlusOne(silent) == e0 + 1
     with reverts(v.AlreadySlashed, deviceId=silent, epoch=e0):
         v.reportMissed(silent, e0, sender=bob)
-    pocps.goto_block(chain, ctx.block_number + OW + 1)
+    v.open(honest, e0, *pocps.opening(chain, tree_h, ctx_h.block_number)[:2], sender=operator)
+    pocps.goto_block(chain, s00 + CW + OW + 1)
     v.reportMissed(late, e0, sender=bob)
     assert st.getDevice(late).bond == MIN_BOND and v.proofStatus(late, e0) == MISSED
     # Epoch e = e0 + 1: both miss again: slashed.
@@ -741,9 +751,8 @@ def test_report_missed(chain, system, alice, bob, operator):
     s0 = start(system, e)
     v.checkpoint(sender=bob)
     assert v.isChallenged(silent, e) and v.owedEpochPlusOne(silent) == e + 1
-    _, ctx = pocps.commit(chain, system, late, operator)  # committed, never opened
-    c = ctx.block_number
-    pocps.prove(chain, system, honest, operator)
+    pocps.commit(chain, system, late, operator)  # committed, never opened
+    honest_tree, honest_commit = pocps.commit(chain, system, honest, operator)
     pocps.goto_block(chain, s0 + CW)
     supply, before = token.totalSupply(), token.balanceOf(bob)
     tx = v.reportMissed(silent, e, sender=bob)
@@ -760,13 +769,15 @@ def test_report_missed(chain, system, alice, bob, operator):
     d = st.getDevice(silent)
     assert (d.state, d.bond) == (JAILED, MIN_BOND - MISS_SLASH)
     assert v.proofStatus(silent, e) == SLASHED and v.record(silent, e).epoch == e
+    v.open(honest, e, *pocps.opening(chain, honest_tree, honest_commit.block_number)[:2],
+           sender=operator)
     with reverts(v.NotMissed, deviceId=honest, epoch=e):
         v.reportMissed(honest, e, sender=bob)
-    pocps.goto_block(chain, c + OW)
-    with reverts(v.ReportTooEarly, deviceId=late, epoch=e, fromBlock=c + OW + 1):
+    pocps.goto_block(chain, s0 + CW + OW)
+    with reverts(v.ReportTooEarly, deviceId=late, epoch=e, fromBlock=s0 + CW + OW + 1):
         v.reportMissed(late, e, sender=bob)
     tx = v.reportMissed(late, e, sender=bob)
-    assert tx.block_number == c + OW + 1
+    assert tx.block_number == s0 + CW + OW + 1
     assert logs(tx, v.MissReported)[0]["slashed"] == MISS_SLASH
     assert v.proofStatus(late, e) == SLASHED
     assert st.getDevice(late).state == JAILED

@@ -101,11 +101,25 @@ def commit_until_checked(chain, system: System, owner, operator, want: set[int],
     raise AssertionError("the check never fell in the wanted strata")
 
 
+def commit_deadline(system: System, epoch: int, class_id: int = CLASS_ID) -> int:
+    """The commit deadline block of `epoch` (openings start after it)."""
+    return epoch_start(system, epoch) + int(system.verifier.paramsAt(class_id, epoch).commitWindow)
+
+
+def after_deadline(chain, system: System, epoch: int, class_id: int = CLASS_ID) -> None:
+    """Mine until the next block is the first one after the commit deadline (if not past)."""
+    target = commit_deadline(system, epoch, class_id) + 1
+    head = chain.blocks.head.number
+    if head + 1 < target:
+        chain.mine(target - head - 1)
+
+
 def prove(chain, system: System, device_id: int, operator, epoch: int | None = None,
           tamper: Callable[[np.ndarray], None] | None = None):
-    """Commit then open in the next block; returns (tree, open receipt, samples)."""
+    """Commit, wait for the commit deadline, open; returns (tree, open receipt, samples)."""
     tree, tx = commit(chain, system, device_id, operator, epoch, tamper)
     epoch = system.staking.currentEpoch() if epoch is None else epoch
+    after_deadline(chain, system, epoch)
     leaves, proof, picks = opening(chain, tree, tx.block_number)
     otx = system.verifier.open(device_id, epoch, leaves, proof, sender=operator)
     return tree, otx, picks
@@ -119,14 +133,17 @@ def activate(chain, system: System, owner, operator) -> int:
     return device_id
 
 
-def selected_epoch(chain, system: System, device_id: int, want: bool = True,
-                   limit: int = 40) -> int:
-    """Advance epoch by epoch until the device is (or is not) challenged; returns the epoch."""
+def selected_epoch(chain, system: System, device_id: int, operator, want: bool = True,
+                   limit: int = 40):
+    """Advance epoch by epoch, committing the device's honest root in each, until its
+    commitment is (or is not) drawn for opening. Returns (epoch, tree, commit receipt), the
+    chain just past the commit deadline (the draw is known)."""
     for _ in range(limit):
         e = next_epoch(chain, system)
-        system.verifier.checkpoint(sender=system.admin)
-        if bool(system.verifier.isChallenged(device_id, e)) == want:
-            return e
+        tree, tx = commit(chain, system, device_id, operator)
+        after_deadline(chain, system, e)
+        if bool(system.verifier.mustOpen(device_id, e)) == want:
+            return e, tree, tx
     raise AssertionError("selection never matched")
 
 
