@@ -110,10 +110,12 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         uint32 forcedEpoch; // epoch of a pending `reportDown` challenge, 0 when none
     }
 
-    /// @dev Payouts and the pending down bond. One slot: claimed | downBond. Never written by `lease`.
+    /// @dev Payouts, the pending down bond and when the reported device left Active. One slot:
+    ///      claimed | downBond | leftActivePlusOne. Never written by `lease`.
     struct Payout {
         uint96 claimed; // wrapping counter: tokens paid to the owner by `claim`
         uint96 downBond; // bond of the pending `reportDown`
+        uint32 leftActivePlusOne; // epoch + 1 the device left Active while the report was pending
     }
 
     /// @dev All per-device storage: three consecutive slots.
@@ -520,20 +522,41 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         if (current <= forced) revert ResolveTooEarly(leaseId, forced, current);
         // View calls first (checks-effects-interactions).
         passed = verifier.proofStatus(deviceId, forced) == IPoCPSVerifier.ProofStatus.Opened;
-        bool endsNow = !passed && l.end > current; // still counted in D: the lease ends now
+        Payout memory p = dev.payout;
+        // `left`: the device left Active while the report was pending; D already fell then.
+        uint256 left = p.leftActivePlusOne;
+        bool endsNow = !passed && l.end > current && left == 0; // still counted in D
         uint16 classId;
         if (endsNow) (, classId,) = staking.deviceSummary(deviceId);
 
-        uint96 bond = dev.payout.downBond;
-        dev.payout.downBond = 0;
+        uint96 bond = p.downBond;
+        p.downBond = 0;
+        p.leftActivePlusOne = 0;
+        dev.payout = p;
         e.forcedEpoch = 0;
+        if (left != 0 && l.end > current) dev.lease.end = uint32(current);
         if (passed) {
             unchecked {
                 // Wrapping counter (see `lease`): the bond becomes claimable by the owner.
                 e.credited += bond;
             }
+            uint256 back;
+            if (left != 0 && l.end > left) {
+                // The device proved itself but left Active in epoch `left - 1`: as in
+                // `deviceInactive`, the client gets the epochs after that one back.
+                unchecked {
+                    // l.end > left > l.start (the device left during the lease).
+                    back = uint256(e.locked) * (l.end - left) / (l.end - l.start);
+                }
+                e.locked -= uint96(back);
+                unchecked {
+                    e.credited -= uint96(back);
+                }
+                e.lockedUntil = uint32(left);
+            }
             dev.escrow = e;
-            emit DownResolved(leaseId, deviceId, true, bond, 0);
+            emit DownResolved(leaseId, deviceId, true, bond, back);
+            if (back != 0) IERC20(address(token)).safeTransfer(l.client, back);
             return true;
         }
         uint256 refund;
@@ -574,10 +597,10 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
     /// @dev Normative: `refund = locked * (end - current - 1) / (end - start)` (floor), taken from
     ///      `locked` and `credited`; `end = current` (as `terminate`: the lease is no longer live,
     ///      so it cannot be terminated, extended or reported again), `lockedUntil = current + 1`.
-    ///      No-op when the device has no live lease, or when a down report is pending on it: that
-    ///      lease is settled by `resolveDown` (which refunds from `forcedEpoch` on and ends the
-    ///      lease, D included; a device that left the Active set cannot pass the forced
-    ///      challenge unless it already had). O(1): one view call, one class sync.
+    ///      No-op when the device has no live lease. With a down report pending, D falls now
+    ///      (D <= R at all times) and the money is left to `resolveDown`, which ends the lease:
+    ///      failed, it refunds from `forcedEpoch` on; passed, the epochs after the one in which
+    ///      the device left. O(1): one view call, one class sync.
     function deviceInactive(uint256 deviceId) external nonReentrant {
         if (msg.sender != address(staking)) revert NotStaking(msg.sender);
         Device storage dev = _devices[deviceId];
@@ -585,7 +608,17 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         uint256 current = _currentEpoch();
         if (current >= l.end) return; // never leased, expired, terminated or resolved
         Escrow memory e = dev.escrow;
-        if (e.forcedEpoch != 0) return; // left to `resolveDown`
+        if (e.forcedEpoch != 0) {
+            // The money is left to `resolveDown`, but D falls now with R (D <= R): the lease no
+            // longer holds an Active device.
+            (, uint16 classId,) = staking.deviceSummary(deviceId);
+            Class memory k = _classes[classId];
+            _storeDemand(classId, k, _demandAt(classId, k, current) - 1, current, 0);
+            _subExpiryOf(classId, l.end);
+            dev.payout.leftActivePlusOne = uint32(current + 1);
+            emit LeaseEndedByProvider(_leaseId(deviceId, l.nonce), deviceId, l.client, current, 0);
+            return;
+        }
         (uint256 refund,) = _endNow(deviceId, dev, l, e, current);
         emit LeaseEndedByProvider(_leaseId(deviceId, l.nonce), deviceId, l.client, current, refund);
 

@@ -606,8 +606,8 @@ def test_deregister_ends_lease(chain, env, alice, bob, carol):
 
 
 def test_pending_down_report_is_left_to_resolve_down(chain, env, alice, bob):
-    """A device leaving Active with a down report pending: the pool leaves that lease to
-    `resolveDown` (refund from forcedEpoch on, bond back, D falls)."""
+    """A device leaving Active with a down report pending: D falls at once with R (D <= R);
+    the money is left to `resolveDown` (refund from forcedEpoch on, bond back)."""
     pool, token, staking = env.pool, env.token, env.staking
     d0 = env.devices[0]
     c = pocps.next_epoch(chain, env)
@@ -616,15 +616,16 @@ def test_pending_down_report_is_left_to_resolve_down(chain, env, alice, bob):
     escrow = proto.split_payment(cost, BETA)[1]
     pool.reportDown(lid(d0, 1), sender=bob)
     tx = staking.declareMaintenance(d0, 3, sender=alice)
-    assert ended_event(tx, pool) is None
-    assert pool.classState(CLASS_ID)[:2] == (1, N_DEVICES - 1)  # until resolveDown
+    assert ended_event(tx, pool).refunded == 0  # the money waits for resolveDown
+    assert pool.classState(CLASS_ID)[:2] == (0, N_DEVICES - 1)  # D fell with R
     goto(chain, env, c + 2)
     bal = token.balanceOf(bob)
     tx = pool.resolveDown(lid(d0, 1), sender=bob)
     refund = escrow * (6 - 1) // 6
     assert tx.return_value is False
     assert token.balanceOf(bob) == bal + BOND + refund
-    assert pool.classState(CLASS_ID) == (0, N_DEVICES - 1, c + 2)
+    assert pool.classState(CLASS_ID)[:2] == (0, N_DEVICES - 1)  # not counted out twice
+    assert not pool.leaseOf(d0)[5]
     assert owed(pool, env.devices) == token.balanceOf(pool)
 
 

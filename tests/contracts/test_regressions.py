@@ -419,3 +419,30 @@ def test_regression_convicted_forced_opening_does_not_read_as_passed(chain, syst
     assert v.forcedPassedPlusOne(device) == 0 and v.lastPassPlusOne(device) != f + 1
     pocps.goto_epoch(chain, system, f + 1)
     assert pool.resolveDown(lease_id, sender=bob).return_value is False
+
+
+def test_regression_demand_follows_supply_with_a_pending_report(chain, system, alice, bob,
+                                                               operator, deployer):
+    """Old: a device leaving Active while a down report was pending kept its lease in D (the
+    hook returned early), so D > R until `resolveDown`. Now D falls with R at once, and
+    `resolveDown` settles the money without counting the lease out twice."""
+    pool, st, token = system.pool, system.staking, system.token
+    device = pocps.activate(chain, system, alice, operator)
+    token.transfer(bob, 10_000 * UNIT, sender=deployer)
+    token.approve(pool, 10**30, sender=bob)
+    pocps.next_epoch(chain, system)
+    lease_id = int(pool.lease(device, 5, 10**30, FAR, b"\x00" * 32, sender=bob).return_value)
+    f = int(pool.reportDown(lease_id, sender=bob).return_value)
+    assert tuple(pool.classState(CLASS_ID))[:2] == (1, 1)
+    tx = st.deregister(device, sender=alice)  # leaves Active: R falls to 0
+    assert logs(tx, pool.LeaseEndedByProvider)[0]["refunded"] == 0  # money left to resolveDown
+    demand, supply, _ = pool.classState(CLASS_ID)
+    assert (demand, supply) == (0, 0)
+    pocps.goto_epoch(chain, system, f + 1)
+    before = token.balanceOf(bob)
+    rtx = pool.resolveDown(lease_id, sender=bob)
+    assert rtx.return_value is False  # exempt from the forced epoch on: no opening
+    [ev] = logs(rtx, pool.DownResolved)
+    assert token.balanceOf(bob) == before + ev["bond"] + ev["refund"] and ev["refund"] > 0
+    assert tuple(pool.classState(CLASS_ID))[:2] == (0, 0)
+    assert not pool.leaseOf(device)[5]
