@@ -5,6 +5,8 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
 import {IStaking} from "./interfaces/IStaking.sol";
 import {IPoCPSVerifier} from "./interfaces/IPoCPSVerifier.sol";
+import {PoCPSEntry} from "./lib/PoCPSEntry.sol";
+import {Sha256Merkle} from "./lib/Sha256Merkle.sol";
 
 /// @title PoCPSVerifier
 /// @notice Proof-of-Computing-Power-Staking. Each epoch, selected devices compute an exact integer
@@ -20,23 +22,6 @@ import {IPoCPSVerifier} from "./interfaces/IPoCPSVerifier.sol";
 ///      `open` loops over the k samples and their paths (k <= 64, depth <= 32).
 contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     // ---------------------------------------------------------------- types
-
-    /// @dev PoCPS parameters of one device class, one storage slot.
-    struct ProofClass {
-        uint32 n; // matrix size, a power of two in [16, 65536]
-        uint16 leaf; // entries per leaf L, a power of two, L <= n, L <= 1024
-        uint8 k; // samples per opening, a power of two in [1, 64], k <= leaves
-        uint8 c; // samples recomputed on-chain at open, c <= k
-        uint8 logLeaves; // log2(n*n/L)
-        uint8 logStratum; // log2(n*n/L/k): proof nodes per sample
-        uint16 commitWindow; // blocks after the epoch start to get the commit mined
-        uint16 openWindow; // blocks after the commit block to open
-        uint16 disputeWindow; // blocks after the opening to dispute
-        uint16 challengeBps; // selection probability of an Active provider-class, basis points
-        uint16 missSlashBps; // slash of a missed challenge
-        uint16 fraudSlashBps; // slash of a wrong entry
-        bool exists;
-    }
 
     /// @dev Storage form of a class version: `ProofClass` plus, in the current version's slot,
     ///      the first epoch of the scheduled version (0: none), so that the common case of
@@ -80,65 +65,8 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         uint256 expected;
     }
 
-    // ---------------------------------------------------------------- errors
-
-    error ZeroAddress();
-    error PoolAlreadySet();
-    error NotStaking(address caller);
-    error NotPool(address caller);
-    error UnknownClass(uint16 classId);
-    error InvalidParameter(string name);
-    error EpochNotStarted(uint256 epoch);
-    error SeedUnavailable(uint256 epoch);
-    error WrongEpoch(uint256 epoch, uint256 current);
-    error ZeroRoot();
-    error NotOperator(uint256 deviceId, address caller);
-    error NotSelected(uint256 deviceId, uint256 epoch);
-    error CommitWindowClosed(uint256 deviceId, uint256 epoch, uint256 deadline);
-    error AlreadyCommitted(uint256 deviceId, uint256 epoch);
-    error NotCommitted(uint256 deviceId, uint256 epoch);
-    error AlreadyOpened(uint256 deviceId, uint256 epoch);
-    error OpenTooEarly(uint256 deviceId, uint256 epoch);
-    error OpenWindowClosed(uint256 deviceId, uint256 epoch, uint256 deadline);
-    error BadLength(uint256 leavesLength, uint256 proofLength);
-    error BadProof(uint256 deviceId, uint256 epoch);
-    error NotOpened(uint256 deviceId, uint256 epoch);
-    error DisputeWindowClosed(uint256 deviceId, uint256 epoch, uint256 deadline);
-    error BadSample(uint256 q, uint256 entry);
-    error NoFraud(uint256 deviceId, uint256 epoch, uint256 q, uint256 entry);
-    error NotMissed(uint256 deviceId, uint256 epoch);
-    error AlreadySlashed(uint256 deviceId, uint256 epoch);
-    error ReportTooEarly(uint256 deviceId, uint256 epoch, uint256 fromBlock);
-    error ReportTooLate(uint256 deviceId, uint256 epoch);
-    /// @notice A scheduled class version took effect this epoch; the previous one still judges
-    ///         the previous epoch, so the next change must wait until `fromEpoch`.
-    error ClassChangePending(uint16 classId, uint256 fromEpoch);
-
-    // ---------------------------------------------------------------- events
-
-    /// @notice Parameters of `classId` scheduled to take effect from `fromEpoch` (a new class:
-    ///         at once). Every proof, miss and dispute of an epoch is judged by the version in
-    ///         force for that epoch.
-    event ClassSet(uint16 indexed classId, ProofClass params, uint256 fromEpoch);
-    /// @notice A first miss within `graceEpochs`: no slash, no jail; the device must prove
-    ///         `mustProveEpoch`.
-    event GraceMiss(uint256 indexed deviceId, uint256 indexed epoch, address indexed reporter, uint256 mustProveEpoch);
-    event PoolSet(address pool);
-    event EpochCheckpointed(uint256 indexed epoch, bytes32 seed);
-    event Committed(uint256 indexed deviceId, uint256 indexed epoch, bytes32 root);
-    event Opened(uint256 indexed deviceId, uint256 indexed epoch, bytes32 sampleSeed);
-    event FraudProven(
-        uint256 indexed deviceId, uint256 indexed epoch, address indexed reporter, uint256 q, uint256 entry,
-        uint256 claimed, uint256 expected, uint256 slashed
-    );
-    event MissReported(uint256 indexed deviceId, uint256 indexed epoch, address indexed reporter, uint256 slashed);
-    event ChallengeForced(uint256 indexed deviceId, uint256 indexed epoch);
-
     // ---------------------------------------------------------------- constants / immutables
 
-    /// @dev Low 64 bits (row/column seeds). The splitmix64 constants and the golden-ratio
-    ///      counter of docs/protocol.md are literals inside `entry`'s assembly.
-    uint256 internal constant MASK64 = 0xFFFFFFFFFFFFFFFF;
     uint32 internal constant EMPTY_EPOCH = type(uint32).max;
     /// @dev Basis-point denominator.
     uint256 internal constant BPS = 10_000;
@@ -147,8 +75,6 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     uint256 public constant CLASS_DELAY_EPOCHS = 2;
     /// @notice Largest `graceEpochs` (one month of 1 h epochs).
     uint256 public constant MAX_GRACE_EPOCHS = 720;
-    /// @dev Domain tag of the checked-strata draw: `keccak256(abi.encode(sseed, CHECK_TAG, j))`.
-    bytes32 internal constant CHECK_TAG = "check";
 
     IStaking public immutable staking;
     /// @notice A miss with no other miss of the device in the `graceEpochs` epochs before it is
@@ -235,8 +161,8 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         if (n < 16 || n > 65_536 || n & (n - 1) != 0) revert InvalidParameter("n");
         uint256 leaf = p.leaf;
         if (leaf == 0 || leaf > 1024 || leaf > n || leaf & (leaf - 1) != 0) revert InvalidParameter("leaf");
-        uint256 logLeaves = _log2(n * n / leaf);
-        if (p.k == 0 || p.k > 64 || p.k & (p.k - 1) != 0 || _log2(p.k) > logLeaves) revert InvalidParameter("k");
+        uint256 logLeaves = PoCPSEntry.log2(n * n / leaf);
+        if (p.k == 0 || p.k > 64 || p.k & (p.k - 1) != 0 || PoCPSEntry.log2(p.k) > logLeaves) revert InvalidParameter("k");
         // At least one sample is recomputed on-chain; at most every stratum.
         if (p.c == 0 || p.c > p.k) revert InvalidParameter("c");
         // The seed is readable from the block after the epoch start: a window of one block
@@ -258,7 +184,7 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
             k: p.k,
             c: p.c,
             logLeaves: uint8(logLeaves),
-            logStratum: uint8(logLeaves - _log2(p.k)),
+            logStratum: uint8(logLeaves - PoCPSEntry.log2(p.k)),
             commitWindow: p.commitWindow,
             openWindow: p.openWindow,
             disputeWindow: p.disputeWindow,
@@ -392,43 +318,15 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         returns (bool bad, Check memory w)
     {
         uint256 leafBytes = uint256(pc.leaf) * 4;
-        uint256[] memory strata = _checkedStrata(sseed, pc.k, pc.c);
+        uint256[] memory strata = PoCPSEntry.checkedStrata(sseed, pc.k, pc.c);
         for (uint256 j = 0; j < strata.length; ++j) {
             w.q = strata[j];
             uint256 leafIndex;
             (leafIndex, w.entry) = _sample(sseed, w.q, pc);
-            w.claimed = _entryAt(leaves[w.q * leafBytes:(w.q + 1) * leafBytes], w.entry);
+            w.claimed = PoCPSEntry.entryAt(leaves[w.q * leafBytes:(w.q + 1) * leafBytes], w.entry);
             uint256 flat = leafIndex * pc.leaf + w.entry;
             w.expected = entry(s, pc.n, flat / pc.n, flat % pc.n);
             if (w.claimed != w.expected) return (true, w);
-        }
-    }
-
-    /// @dev `c` distinct strata among `k`, uniformly: partial Fisher-Yates over `0..k-1`, step j
-    ///      swapping position j with `j + keccak256(abi.encode(sseed, CHECK_TAG, j)) % (k - j)`.
-    function _checkedStrata(bytes32 sseed, uint256 k, uint256 c) internal pure returns (uint256[] memory out) {
-        out = new uint256[](c);
-        // Position x of the shuffled array holds x until a step swaps it: `perm` materialises
-        // only the positions touched (none for c = 1, the common case).
-        uint256[] memory perm = new uint256[](c > 1 ? k : 0);
-        for (uint256 i = 0; i < perm.length; ++i) perm[i] = i;
-        for (uint256 j = 0; j < c; ++j) {
-            uint256 r;
-            assembly ("memory-safe") {
-                // keccak256(abi.encode(sseed, CHECK_TAG, j)) in the scratch space + free memory.
-                let ptr := mload(0x40)
-                mstore(ptr, sseed)
-                mstore(add(ptr, 0x20), CHECK_TAG)
-                mstore(add(ptr, 0x40), j)
-                r := keccak256(ptr, 0x60)
-            }
-            uint256 x = j + r % (k - j);
-            if (c == 1) {
-                out[0] = x;
-            } else {
-                (perm[j], perm[x]) = (perm[x], perm[j]);
-                out[j] = perm[j];
-            }
         }
     }
 
@@ -458,7 +356,7 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         Check memory w;
         w.q = q;
         w.entry = entryIndex;
-        w.claimed = _entryAt(leaf, entryIndex);
+        w.claimed = PoCPSEntry.entryAt(leaf, entryIndex);
         uint256 flat = leafIndex * pc.leaf + entryIndex;
         w.expected = entry(keccak256(abi.encode(epochSeed[epoch], deviceId, epoch)), pc.n, flat / pc.n, flat % pc.n);
         if (w.claimed == w.expected) revert NoFraud(deviceId, epoch, q, entryIndex);
@@ -495,7 +393,7 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
             leafAt := leaf.offset
             pathAt := path.offset
         }
-        return _fold(_leafHash(leafAt, leaf.length), leafIndex, pathAt, path.length);
+        return Sha256Merkle.fold(Sha256Merkle.leafHash(leafAt, leaf.length), leafIndex, pathAt, path.length);
     }
 
     /// @dev Checks of `dispute` on the record: opened for `epoch`, dispute window open.
@@ -671,54 +569,24 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     ///         shuffle of `0..k-1` driven by `keccak256(abi.encode(sampleSeed, "check", j))`.
     function checkedStrata(uint16 classId, uint256 epoch, bytes32 sampleSeed) external view returns (uint256[] memory) {
         ProofClass memory pc = _paramsAt(classId, epoch);
-        return _checkedStrata(sampleSeed, pc.k, pc.c);
+        return PoCPSEntry.checkedStrata(sampleSeed, pc.k, pc.c);
     }
 
-    /// @notice C[i][j] of the challenge with seed `s` and size `n`, recomputed in O(n).
-    /// @dev Rebuilds row i of A and column j of B 16 entries (one splitmix64 word) at a time and
-    ///      takes each 16-term dot product with one multiplication: both words are spread into
-    ///      16 lanes of 16 bits, B's lanes in reverse order, so lane 15 of the 256-bit product is
-    ///      sum_t a_t * b_t (every lane sum is <= 16 * 225 < 2^16, so no carry crosses a lane and
-    ///      the lanes above 15, which wrap modulo 2^256, never reach it).
-    function entry(bytes32 s, uint256 n, uint256 i, uint256 j) public pure returns (uint256 acc) {
-        uint256 rowSeed = uint256(keccak256(abi.encodePacked(s, bytes1("A"), i))) & MASK64;
-        uint256 colSeed = uint256(keccak256(abi.encodePacked(s, bytes1("B"), j))) & MASK64;
-        assembly ("memory-safe") {
-            let ctr := 0
-            for { let left := shr(4, n) } left { left := sub(left, 1) } {
-                // Counter (blk + 1) * golden; it stays below 2^80, and the seed sums below are
-                // reduced modulo 2^64, as the generator's arithmetic is.
-                ctr := add(ctr, 0x9E3779B97F4A7C15)
-                // a = splitmix64(rowSeed + ctr)
-                let a := and(add(rowSeed, ctr), 0xFFFFFFFFFFFFFFFF)
-                a := and(mul(xor(a, shr(30, a)), 0xBF58476D1CE4E5B9), 0xFFFFFFFFFFFFFFFF)
-                a := and(mul(xor(a, shr(27, a)), 0x94D049BB133111EB), 0xFFFFFFFFFFFFFFFF)
-                a := xor(a, shr(31, a))
-                // Spread: nibble t of a -> bits [16t, 16t + 4): halves, quarters, eighths,
-                // sixteenths. Each step ORs a shifted copy and masks; the copies' stray bits
-                // always fall outside the masks that follow (tests check entry() against numpy).
-                a := or(a, shl(96, a))
-                a := and(or(a, shl(48, a)), 0xffff000000000000ffff000000000000ffff000000000000ffff)
-                a := and(or(a, shl(24, a)), 0xff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
-                a := and(or(a, shl(12, a)), 0xf000f000f000f000f000f000f000f000f000f000f000f000f000f000f000f)
-                // b = splitmix64(colSeed + ctr)
-                let b := and(add(colSeed, ctr), 0xFFFFFFFFFFFFFFFF)
-                b := and(mul(xor(b, shr(30, b)), 0xBF58476D1CE4E5B9), 0xFFFFFFFFFFFFFFFF)
-                b := and(mul(xor(b, shr(27, b)), 0x94D049BB133111EB), 0xFFFFFFFFFFFFFFFF)
-                b := xor(b, shr(31, b))
-                // Reversed spread: nibble t of b -> bits [16(15 - t), 16(15 - t) + 4). Each step
-                // moves the low part of every chunk up and the high part down (mirror image).
-                b := or(shr(32, b), shl(128, b))
-                b := and(or(shl(64, b), shr(16, b)), 0xffff000000000000ffff000000000000ffff000000000000ffff)
-                b := and(or(shl(32, b), shr(8, b)), 0xff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
-                b := and(or(shl(16, b), shr(4, b)), 0xf000f000f000f000f000f000f000f000f000f000f000f000f000f000f000f)
-                // Lane 15 of a * b is sum_t a_t * b_t (no lane sum reaches 2^16: no carries).
-                acc := add(acc, shr(240, mul(a, b)))
-            }
-        }
+    /// @notice C[i][j] of the challenge with seed `s` and size `n`, recomputed in O(n)
+    ///         (`PoCPSEntry.entry`, docs/protocol.md#entry-recomputation).
+    function entry(bytes32 s, uint256 n, uint256 i, uint256 j) public pure returns (uint256) {
+        return PoCPSEntry.entry(s, n, i, j);
     }
 
     // ---------------------------------------------------------------- internals
+
+    function _sample(bytes32 sseed, uint256 q, ProofClass memory pc)
+        internal
+        pure
+        returns (uint256 leafIndex, uint256 entryIndex)
+    {
+        return PoCPSEntry.sample(sseed, q, pc.logStratum, pc.leaf);
+    }
 
     /// @dev Latest passed epoch + 1 a record knows of: its own if opened (and not convicted),
     ///      else the one it carried over.
@@ -794,65 +662,6 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         if (h != bytes32(0) && store) openSeed[deadline] = h;
     }
 
-    function _sample(bytes32 sseed, uint256 q, ProofClass memory pc)
-        internal
-        pure
-        returns (uint256 leafIndex, uint256 entryIndex)
-    {
-        uint256 h;
-        assembly ("memory-safe") {
-            // keccak256(abi.encode(sseed, q)) in the scratch space.
-            mstore(0x00, sseed)
-            mstore(0x20, q)
-            h := keccak256(0x00, 0x40)
-        }
-        uint256 logS = pc.logStratum;
-        leafIndex = (q << logS) | (h & ((1 << logS) - 1));
-        entryIndex = (h >> 128) & (uint256(pc.leaf) - 1);
-    }
-
-    /// @dev Entry `index` (uint32 big-endian) of a leaf in calldata.
-    function _entryAt(bytes calldata leaf, uint256 index) internal pure returns (uint256 v) {
-        assembly {
-            v := shr(224, calldataload(add(leaf.offset, mul(index, 4))))
-        }
-    }
-
-    /// @dev sha256(0x00 || leaf) through the precompile at address 2; the leaf is `len` bytes of
-    ///      calldata at `offset`, copied past the free memory pointer.
-    function _leafHash(uint256 offset, uint256 len) internal view returns (bytes32 h) {
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            mstore8(ptr, 0)
-            calldatacopy(add(ptr, 1), offset, len)
-            if iszero(staticcall(gas(), 2, ptr, add(len, 1), 0x00, 0x20)) { revert(0, 0) }
-            h := mload(0x00)
-        }
-    }
-
-    /// @dev Fold `depth` sibling words of calldata at `siblings` (leaf level first) onto `node`:
-    ///      sha256(0x01 || left || right) in memory past the free pointer. Bit t of `index` says
-    ///      whether the node at level t is a right child.
-    function _fold(bytes32 node, uint256 index, uint256 siblings, uint256 depth)
-        internal
-        view
-        returns (bytes32 result)
-    {
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            mstore8(ptr, 1)
-            for { let t := 0 } lt(t, depth) { t := add(t, 1) } {
-                // Branch-free: a right child (bit 1) goes to the second word, its sibling first.
-                let right := shl(5, and(shr(t, index), 1))
-                mstore(add(ptr, add(1, right)), node)
-                mstore(add(ptr, sub(33, right)), calldataload(add(siblings, shl(5, t))))
-                if iszero(staticcall(gas(), 2, ptr, 65, 0x00, 0x20)) { revert(0, 0) }
-                node := mload(0x00)
-            }
-            result := node
-        }
-    }
-
     /// @dev Rebuild each stratum root from its sample's leaf and in-stratum path, then the k
     ///      stratum roots pairwise up to the root (nothing sent that could be derived).
     function _openingRoot(ProofClass memory pc, bytes32 sseed, bytes calldata leaves, bytes32[] calldata proof)
@@ -871,32 +680,11 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         bytes32[] memory level = new bytes32[](pc.k);
         for (uint256 q = 0; q < pc.k; ++q) {
             (uint256 leafIndex,) = _sample(sseed, q, pc);
-            bytes32 h = _leafHash(leavesAt + q * leafBytes, leafBytes);
-            level[q] = _fold(h, leafIndex, proofAt + q * pathBytes, pc.logStratum);
+            bytes32 h = Sha256Merkle.leafHash(leavesAt + q * leafBytes, leafBytes);
+            level[q] = Sha256Merkle.fold(h, leafIndex, proofAt + q * pathBytes, pc.logStratum);
         }
-        // Combine the k stratum roots in place: level[x] = node(level[2x], level[2x + 1]).
-        bytes32 top;
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            mstore8(ptr, 1)
-            let base := add(level, 0x20)
-            for { let width := mload(level) } gt(width, 1) { width := shr(1, width) } {
-                for { let x := 0 } lt(x, shr(1, width)) { x := add(x, 1) } {
-                    mstore(add(ptr, 1), mload(add(base, shl(6, x))))
-                    mstore(add(ptr, 33), mload(add(base, add(shl(6, x), 0x20))))
-                    if iszero(staticcall(gas(), 2, ptr, 65, 0x00, 0x20)) { revert(0, 0) }
-                    mstore(add(base, shl(5, x)), mload(0x00))
-                }
-            }
-            top := mload(base)
-        }
-        return top;
+        return Sha256Merkle.foldLevel(level);
     }
 
-    function _log2(uint256 x) internal pure returns (uint256 r) {
-        while (x > 1) {
-            x >>= 1;
-            ++r;
-        }
-    }
+
 }

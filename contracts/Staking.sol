@@ -66,46 +66,6 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         uint128 maxBounty;
     }
 
-    // ---------------------------------------------------------------- errors
-
-    error UnknownClass(uint16 classId);
-    error InvalidParameter(string name);
-    error FingerprintInUse(bytes32 fingerprint, uint256 deviceId);
-    error UnknownDevice(uint256 deviceId);
-    error NotDeviceOwner(uint256 deviceId, address caller);
-    error NotVerifier(address caller);
-    error VerifierAlreadySet();
-    error PoolAlreadySet();
-    error WrongState(uint256 deviceId, DeviceState state);
-    error StillUnbonding(uint256 deviceId, uint64 unbondAt);
-    error ZeroAddress();
-    error MaintenanceTooLong(uint256 epochs, uint256 maxEpochs);
-    error NothingToClaim(uint256 deviceId);
-    error UnjailTooEarly(uint256 deviceId, uint256 fromEpoch);
-
-    // ---------------------------------------------------------------- events
-
-    event ClassSet(uint16 indexed classId, uint128 minBond, uint32 weight, uint128 maxBounty);
-    event VerifierSet(address verifier);
-    event PoolSet(address pool);
-    event DeviceRegistered(
-        uint256 indexed deviceId, address indexed owner, uint16 indexed classId, bytes32 fingerprint,
-        address operator, uint128 bond
-    );
-    event OperatorChanged(uint256 indexed deviceId, address operator);
-    event DeviceActivated(uint256 indexed deviceId, uint16 indexed classId);
-    event DeviceSlashed(
-        uint256 indexed deviceId, address indexed reporter, uint256 slashed, uint256 bounty, uint256 burned
-    );
-    event DeviceJailed(uint256 indexed deviceId, uint256 epoch);
-    event DeviceUnjailed(uint256 indexed deviceId, uint128 topUp);
-    event MaintenanceDeclared(uint256 indexed deviceId, uint32 fromEpoch, uint32 untilEpoch);
-    event DeviceExiting(uint256 indexed deviceId, uint64 unbondAt);
-    event BondWithdrawn(uint256 indexed deviceId, address indexed owner, uint256 amount);
-    event RewardsClaimed(uint256 indexed deviceId, address indexed owner, uint256 amount);
-    /// @notice The device's unvested rewards were forfeited (a miss or a fraud): never minted.
-    event RewardsForfeited(uint256 indexed deviceId, uint256 amount);
-
     // ---------------------------------------------------------------- constants / immutables
 
     /// @notice Largest number of epochs a maintenance declaration may cover (30 days at 1 h).
