@@ -12,6 +12,11 @@ export PYTHONUNBUFFERED := 1
 # Ape waits at most 20 s for a new Anvil to answer, and a Node start-up on a busy 2-core box eats
 # into that. Expanded by the shell at run time, after npm has installed the platform package.
 WITH_ANVIL := PATH="$$(ls -d $(CURDIR)/node_modules/@foundry-rs/anvil-*-*/bin 2>/dev/null | head -n 1):$$PATH"
+# forge's native binary, for the same reason (npm @foundry-rs/forge; foundry.toml points it at the
+# solc shim, which `setup` installs). FORGE_ARGS adds options, e.g. FORGE_ARGS="--fuzz-seed 1".
+FORGE := $$(ls -d $(CURDIR)/node_modules/@foundry-rs/forge-*-*/bin/forge 2>/dev/null | head -n 1)
+# Slither in its own venv (its web3/eth-* pins differ from Ape's), built by `lint` only.
+SLITHER_VENV := $(VENV)/tools/slither
 
 .PHONY: setup test demo bench sim lint clean
 
@@ -37,6 +42,7 @@ $(SOLC_BIN)/.installed: $(VENV)/.installed node_modules/.installed tools/solc-sh
 	@touch $@
 
 test: setup
+	$(FORGE) test $(FORGE_ARGS)
 	$(WITH_ANVIL) $(BIN)/ape test tests/ -q $(PYTEST_ARGS)
 
 demo: setup
@@ -50,12 +56,19 @@ bench: setup
 sim: setup
 	$(BIN)/python -m pinfi_dev.sim
 
-# One check per line. The spec-citation check skips the two files being rewritten for PoCPS v2
-# (drop the --exclude flags once they cite by anchor).
-lint: setup
+$(SLITHER_VENV)/.installed: tools/slither.lock $(VENV)/.installed
+	@test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(BIN)/uv pip install -q --python $(SLITHER_VENV)/bin/python -r tools/slither.lock
+	@touch $@
+
+# One check per line.
+lint: setup $(SLITHER_VENV)/.installed
 	$(BIN)/ruff check pinfi pinfi_dev provider_agent scripts tests bench tools
 	$(BIN)/mypy pinfi provider_agent
-	$(BIN)/python tools/check_spec_refs.py --exclude docs/protocol.md --exclude contracts
+	$(BIN)/python tools/check_spec_refs.py
+	$(BIN)/python tools/slither_input.py --out .build/slither/input.json
+	$(SLITHER_VENV)/bin/python tools/slither_check.py .build/slither/input.json \
+		--solc $(SOLC_BIN)/solc-v0.8.28 --triage slither.triage.json --report .build/slither/findings.json
 
 clean:
 	rm -rf .build out contracts/.cache

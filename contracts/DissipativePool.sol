@@ -12,6 +12,7 @@ import {PinToken} from "./PinToken.sol";
 import {IStaking} from "./interfaces/IStaking.sol";
 import {IPoCPSVerifier} from "./interfaces/IPoCPSVerifier.sol";
 import {IDissipativePoolHooks} from "./interfaces/IDissipativePoolHooks.sol";
+import {IDissipativePool} from "./interfaces/IDissipativePool.sol";
 
 /// @title DissipativePool
 /// @notice Sells perishable device time per device class. The price of one more device-epoch
@@ -60,7 +61,7 @@ import {IDissipativePoolHooks} from "./interfaces/IDissipativePoolHooks.sol";
 ///      the token, Staking and the verifier, all fixed at construction; state is written before
 ///      any token moves. `deviceInactive` runs inside Staking's call (Staking -> pool -> token);
 ///      none of the pool's own external calls reaches a Staking function that leaves Active.
-contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuardTransient {
+contract DissipativePool is IDissipativePool, IDissipativePoolHooks, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     // ---------------------------------------------------------------- types
@@ -81,12 +82,24 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         uint32 horizon; // latest end epoch of any lease of the class: from it on, D = 0
     }
 
-    /// @dev A device's current (or last) lease. One slot: client | start | end | nonce.
+    /// @dev A device's current (or last) lease. One slot: client | start | end | nonce | feeBps.
     struct Lease {
         address client;
         uint32 start; // first leased epoch
         uint32 end; // first epoch not leased (set to the current epoch on termination)
-        uint32 nonce; // leases of this device so far; the low 64 bits of the lease id
+        uint16 nonce; // leases of this device so far; the low 64 bits of the lease id
+        uint16 terminateFeeBps; // the class's terminateFeeBps when the lease opened (kept)
+    }
+
+    /// @notice Governance input of `setClass` (bounds in docs/protocol.md#governance-bounds).
+    struct PoolParams {
+        uint128 pFloor; // price floor per device-epoch, in [1, 2^96 - 1] base units
+        uint128 p0; // price scale P0, in [0, 2^96 - 1] base units
+        uint64 alpha; // exponent (UD60x18), in (0, 4e18]
+        uint16 betaBps; // share of each payment burned, <= 10000
+        uint32 maxLeaseEpochs; // longest lease, in [1, 8760]
+        uint16 terminateFeeBps; // share of a termination refund burned, <= 10000 (new leases only)
+        uint128 downBond; // bond of `reportDown`, in [1, 2^96 - 1]
     }
 
     /// @dev Owner's money and the current lease's escrow. One slot:
@@ -98,10 +111,12 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         uint32 forcedEpoch; // epoch of a pending `reportDown` challenge, 0 when none
     }
 
-    /// @dev Payouts and the pending down bond. One slot: claimed | downBond. Never written by `lease`.
+    /// @dev Payouts, the pending down bond and when the reported device left Active. One slot:
+    ///      claimed | downBond | leftActivePlusOne. Never written by `lease`.
     struct Payout {
         uint96 claimed; // wrapping counter: tokens paid to the owner by `claim`
         uint96 downBond; // bond of the pending `reportDown`
+        uint32 leftActivePlusOne; // epoch + 1 the device left Active while the report was pending
     }
 
     /// @dev All per-device storage: three consecutive slots.
@@ -110,125 +125,6 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         Escrow escrow;
         Payout payout;
     }
-
-    // ---------------------------------------------------------------- errors
-
-    /// @notice A zero address was given to the constructor.
-    error ZeroAddress();
-    /// @notice The token's cap does not fit in uint96 (amounts are stored as uint96).
-    error TokenCapTooLarge(uint256 cap);
-    /// @notice Class id 0 is reserved.
-    error ClassIdZero();
-    /// @notice The class has no pricing parameters.
-    error UnknownClass(uint16 classId);
-    /// @notice `pFloor` must be in [1, 2^96 - 1] and `p0` in [0, 2^96 - 1].
-    error PriceOutOfRange(uint128 value);
-    /// @notice `alpha` must be in (0, 4e18].
-    error AlphaOutOfRange(uint64 alpha);
-    /// @notice A basis-point parameter must be <= 10000.
-    error BpsOutOfRange(uint16 bps);
-    /// @notice `maxLeaseEpochs` must be in [1, 8760].
-    error MaxLeaseEpochsOutOfRange(uint32 maxLeaseEpochs);
-    /// @notice `downBond` must be in [1, 2^96 - 1].
-    error DownBondOutOfRange(uint128 downBond);
-    /// @notice The clock has not started (`block.number < genesisBlock`).
-    error BeforeGenesis(uint256 genesisBlock);
-    /// @notice `block.timestamp > deadline`.
-    error DeadlineExpired(uint256 deadline, uint256 timestamp);
-    /// @notice A lease or extension of zero epochs.
-    error ZeroEpochs();
-    /// @notice More epochs than the class allows (`max` is what may still be asked now).
-    error TooManyEpochs(uint256 epochs, uint256 max);
-    /// @notice The device is not Active in `Staking`.
-    error DeviceNotActive(uint256 deviceId, IStaking.DeviceState state);
-    /// @notice The device is under a live lease until `end`.
-    error DeviceBusy(uint256 deviceId, uint256 leaseId, uint256 end);
-    /// @notice Every Active device of the class is leased (`demand >= supply`).
-    error NoFreeDevice(uint16 classId, uint256 demand, uint256 supply);
-    /// @notice The price moved above the caller's limit.
-    error SlippageExceeded(uint256 cost, uint256 maxCost);
-    /// @notice An amount does not fit in uint96 (above any possible token supply).
-    error AmountTooLarge(uint256 amount);
-    /// @notice Too many leases of the class end in the same epoch (65535).
-    error ExpiryCountOverflow(uint16 classId, uint256 epoch);
-    /// @notice Only the lease's client may do this.
-    error NotClient(uint256 leaseId, address caller);
-    /// @notice The lease is stale, ended, terminated or unknown.
-    error LeaseNotLive(uint256 leaseId);
-    /// @notice A `reportDown` on the device awaits `resolveDown`.
-    error DownReportPending(uint256 deviceId, uint256 forcedEpoch);
-    /// @notice The lease has no pending `reportDown`.
-    error NoDownReport(uint256 leaseId);
-    /// @notice `resolveDown` must wait until `currentEpoch > forcedEpoch`.
-    error ResolveTooEarly(uint256 leaseId, uint256 forcedEpoch, uint256 currentEpoch);
-    /// @notice Only the device's owner (in `Staking`) may claim.
-    error NotDeviceOwner(uint256 deviceId, address caller);
-    /// @notice Nothing is released for the device yet.
-    error NothingToClaim(uint256 deviceId);
-    /// @notice Only `Staking` may report a device leaving the Active set.
-    error NotStaking(address caller);
-
-    // ---------------------------------------------------------------- events
-
-    /// @notice Pricing parameters of `classId` set (created or updated).
-    event ClassSet(
-        uint16 indexed classId,
-        uint128 pFloor,
-        uint128 p0,
-        uint64 alpha,
-        uint16 betaBps,
-        uint32 maxLeaseEpochs,
-        uint16 terminateFeeBps,
-        uint128 downBond
-    );
-    /// @notice A lease opened: `cost` paid, `burned` of it burned, the rest escrowed.
-    /// @param leaseId `(deviceId << 64) | nonce`.
-    /// @param startEpoch First leased epoch (the epoch of the transaction).
-    /// @param endEpoch First epoch not leased; also the lease's dispute epoch.
-    /// @param cost Tokens paid: `epochs * perEpoch`.
-    /// @param burned `cost * betaBps / 10000`, burned at once; `cost - burned` is escrowed.
-    /// @param jobSpec The client's opaque job description.
-    event LeaseOpened(
-        uint256 indexed leaseId,
-        uint256 indexed deviceId,
-        address indexed client,
-        uint16 classId,
-        uint256 startEpoch,
-        uint256 endEpoch,
-        uint256 cost,
-        uint256 burned,
-        bytes32 jobSpec
-    );
-    /// @notice A live lease extended by `epochs` to `endEpoch` for `cost`, of which `burned` burned.
-    event LeaseExtended(
-        uint256 indexed leaseId,
-        uint256 indexed deviceId,
-        address indexed client,
-        uint256 epochs,
-        uint256 endEpoch,
-        uint256 cost,
-        uint256 burned
-    );
-    /// @notice A lease terminated by its client in `epoch`: `refunded` paid back, `fee` burned.
-    event LeaseTerminated(
-        uint256 indexed leaseId, uint256 indexed deviceId, address indexed client, uint256 epoch, uint256 refunded, uint256 fee
-    );
-    /// @notice The leased device left the Active set (jailed, maintenance, deregistered) in
-    ///         `epoch`: the lease ended then, the client got `refunded` (unused epochs, no fee).
-    event LeaseEndedByProvider(
-        uint256 indexed leaseId, uint256 indexed deviceId, address indexed client, uint256 epoch, uint256 refunded
-    );
-    /// @notice A client reported the device down: it is challenged in `forcedEpoch`.
-    event DownReported(
-        uint256 indexed leaseId, uint256 indexed deviceId, address indexed client, uint256 forcedEpoch, uint256 bond
-    );
-    /// @notice A down report resolved. `passed`: the bond was credited to the device's owner;
-    ///         otherwise the client got the bond back plus `refund` (escrow) and the lease ended.
-    event DownResolved(
-        uint256 indexed leaseId, uint256 indexed deviceId, bool passed, uint256 bond, uint256 refund
-    );
-    /// @notice The device's owner withdrew `amount` of released escrow and won bonds.
-    event Claimed(uint256 indexed deviceId, address indexed owner, uint256 amount);
 
     // ---------------------------------------------------------------- constants / immutables
 
@@ -284,43 +180,30 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
-    /// @notice Create or update the pricing of `classId`. Applies to leases and extensions from
-    ///         now on; live leases keep what they paid. Demand bookkeeping is kept.
-    /// @param pFloor Price floor per device-epoch, in [1, 2^96 - 1] base units.
-    /// @param p0 Price scale `P0`, in [0, 2^96 - 1] base units.
-    /// @param alpha Exponent (UD60x18), in (0, 4e18].
-    /// @param betaBps Share of each payment burned, <= 10000.
-    /// @param maxLeaseEpochs Longest lease, in [1, 8760].
-    /// @param terminateFeeBps Share of a termination refund burned, <= 10000.
-    /// @param downBond Bond of `reportDown`, in [1, 2^96 - 1].
-    function setClass(
-        uint16 classId,
-        uint128 pFloor,
-        uint128 p0,
-        uint64 alpha,
-        uint16 betaBps,
-        uint32 maxLeaseEpochs,
-        uint16 terminateFeeBps,
-        uint128 downBond
-    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    /// @notice Create or update the pricing of `classId`. Applies to leases, extensions and
+    ///         reports from now on; a live lease keeps what it paid and the `terminateFeeBps` in
+    ///         force when it opened. Demand bookkeeping is kept.
+    function setClass(uint16 classId, PoolParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (classId == 0) revert ClassIdZero();
-        if (pFloor == 0 || pFloor > MAX_AMOUNT) revert PriceOutOfRange(pFloor);
-        if (p0 > MAX_AMOUNT) revert PriceOutOfRange(p0);
-        if (alpha == 0 || alpha > MAX_ALPHA) revert AlphaOutOfRange(alpha);
-        if (betaBps > BPS) revert BpsOutOfRange(betaBps);
-        if (terminateFeeBps > BPS) revert BpsOutOfRange(terminateFeeBps);
-        if (maxLeaseEpochs == 0 || maxLeaseEpochs > MAX_LEASE_EPOCHS) revert MaxLeaseEpochsOutOfRange(maxLeaseEpochs);
-        if (downBond == 0 || downBond > MAX_AMOUNT) revert DownBondOutOfRange(downBond);
+        if (p.pFloor == 0 || p.pFloor > MAX_AMOUNT) revert PriceOutOfRange(p.pFloor);
+        if (p.p0 > MAX_AMOUNT) revert PriceOutOfRange(p.p0);
+        if (p.alpha == 0 || p.alpha > MAX_ALPHA) revert AlphaOutOfRange(p.alpha);
+        if (p.betaBps > BPS) revert BpsOutOfRange(p.betaBps);
+        if (p.terminateFeeBps > BPS) revert BpsOutOfRange(p.terminateFeeBps);
+        if (p.maxLeaseEpochs == 0 || p.maxLeaseEpochs > MAX_LEASE_EPOCHS) {
+            revert MaxLeaseEpochsOutOfRange(p.maxLeaseEpochs);
+        }
+        if (p.downBond == 0 || p.downBond > MAX_AMOUNT) revert DownBondOutOfRange(p.downBond);
         Class storage k = _classes[classId];
         // The casts are safe: each value was checked against MAX_AMOUNT (2^96 - 1) above.
-        k.pFloor = uint96(pFloor);
-        k.p0 = uint96(p0);
-        k.alpha = alpha;
-        k.betaBps = betaBps;
-        k.terminateFeeBps = terminateFeeBps;
-        k.maxLeaseEpochs = maxLeaseEpochs;
-        k.downBond = uint96(downBond);
-        emit ClassSet(classId, pFloor, p0, alpha, betaBps, maxLeaseEpochs, terminateFeeBps, downBond);
+        k.pFloor = uint96(p.pFloor);
+        k.p0 = uint96(p.p0);
+        k.alpha = p.alpha;
+        k.betaBps = p.betaBps;
+        k.terminateFeeBps = p.terminateFeeBps;
+        k.maxLeaseEpochs = p.maxLeaseEpochs;
+        k.downBond = uint96(p.downBond);
+        emit ClassSet(classId, p.pFloor, p.p0, p.alpha, p.betaBps, p.maxLeaseEpochs, p.terminateFeeBps, p.downBond);
     }
 
     // ---------------------------------------------------------------- client actions
@@ -372,8 +255,14 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         // fits; epochs fit in uint32 for 2^32 epochs after genesis (as in Staking).
         _storeDemand(classId, k, demand + 1, current, end);
         _addExpiry(classId, end);
-        uint32 nonce = l.nonce + 1;
-        dev.lease = Lease({client: msg.sender, start: uint32(current), end: uint32(end), nonce: nonce});
+        uint16 nonce = l.nonce + 1;
+        dev.lease = Lease({
+            client: msg.sender,
+            start: uint32(current),
+            end: uint32(end),
+            nonce: nonce,
+            terminateFeeBps: k.terminateFeeBps
+        });
         // cost - burned <= cost <= MAX_AMOUNT (checked), so the cast is exact. The previous lease's
         // `locked` escrow stays in `credited` and is released by being overwritten.
         uint96 escrowed = uint96(cost - burned);
@@ -515,20 +404,41 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         if (current <= forced) revert ResolveTooEarly(leaseId, forced, current);
         // View calls first (checks-effects-interactions).
         passed = verifier.proofStatus(deviceId, forced) == IPoCPSVerifier.ProofStatus.Opened;
-        bool endsNow = !passed && l.end > current; // still counted in D: the lease ends now
+        Payout memory p = dev.payout;
+        // `left`: the device left Active while the report was pending; D already fell then.
+        uint256 left = p.leftActivePlusOne;
+        bool endsNow = !passed && l.end > current && left == 0; // still counted in D
         uint16 classId;
         if (endsNow) (, classId,) = staking.deviceSummary(deviceId);
 
-        uint96 bond = dev.payout.downBond;
-        dev.payout.downBond = 0;
+        uint96 bond = p.downBond;
+        p.downBond = 0;
+        p.leftActivePlusOne = 0;
+        dev.payout = p;
         e.forcedEpoch = 0;
+        if (left != 0 && l.end > current) dev.lease.end = uint32(current);
         if (passed) {
             unchecked {
                 // Wrapping counter (see `lease`): the bond becomes claimable by the owner.
                 e.credited += bond;
             }
+            uint256 back;
+            if (left != 0 && l.end > left) {
+                // The device proved itself but left Active in epoch `left - 1`: as in
+                // `deviceInactive`, the client gets the epochs after that one back.
+                unchecked {
+                    // l.end > left > l.start (the device left during the lease).
+                    back = uint256(e.locked) * (l.end - left) / (l.end - l.start);
+                }
+                e.locked -= uint96(back);
+                unchecked {
+                    e.credited -= uint96(back);
+                }
+                e.lockedUntil = uint32(left);
+            }
             dev.escrow = e;
-            emit DownResolved(leaseId, deviceId, true, bond, 0);
+            emit DownResolved(leaseId, deviceId, true, bond, back);
+            if (back != 0) IERC20(address(token)).safeTransfer(l.client, back);
             return true;
         }
         uint256 refund;
@@ -569,10 +479,10 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
     /// @dev Normative: `refund = locked * (end - current - 1) / (end - start)` (floor), taken from
     ///      `locked` and `credited`; `end = current` (as `terminate`: the lease is no longer live,
     ///      so it cannot be terminated, extended or reported again), `lockedUntil = current + 1`.
-    ///      No-op when the device has no live lease, or when a down report is pending on it: that
-    ///      lease is settled by `resolveDown` (which refunds from `forcedEpoch` on and ends the
-    ///      lease, D included; a device that left the Active set cannot pass the forced
-    ///      challenge unless it already had). O(1): one view call, one class sync.
+    ///      No-op when the device has no live lease. With a down report pending, D falls now
+    ///      (D <= R at all times) and the money is left to `resolveDown`, which ends the lease:
+    ///      failed, it refunds from `forcedEpoch` on; passed, the epochs after the one in which
+    ///      the device left. O(1): one view call, one class sync.
     function deviceInactive(uint256 deviceId) external nonReentrant {
         if (msg.sender != address(staking)) revert NotStaking(msg.sender);
         Device storage dev = _devices[deviceId];
@@ -580,7 +490,17 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         uint256 current = _currentEpoch();
         if (current >= l.end) return; // never leased, expired, terminated or resolved
         Escrow memory e = dev.escrow;
-        if (e.forcedEpoch != 0) return; // left to `resolveDown`
+        if (e.forcedEpoch != 0) {
+            // The money is left to `resolveDown`, but D falls now with R (D <= R): the lease no
+            // longer holds an Active device.
+            (, uint16 classId,) = staking.deviceSummary(deviceId);
+            Class memory k = _classes[classId];
+            _storeDemand(classId, k, _demandAt(classId, k, current) - 1, current, 0);
+            _subExpiryOf(classId, l.end);
+            dev.payout.leftActivePlusOne = uint32(current + 1);
+            emit LeaseEndedByProvider(_leaseId(deviceId, l.nonce), deviceId, l.client, current, 0);
+            return;
+        }
         (uint256 refund,) = _endNow(deviceId, dev, l, e, current);
         emit LeaseEndedByProvider(_leaseId(deviceId, l.nonce), deviceId, l.client, current, refund);
 
@@ -711,7 +631,7 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
 
     /// @notice Id of the device's current (or last) lease; 0 if it was never leased.
     function currentLeaseId(uint256 deviceId) external view returns (uint256) {
-        uint32 nonce = _devices[deviceId].lease.nonce;
+        uint16 nonce = _devices[deviceId].lease.nonce;
         return nonce == 0 ? 0 : _leaseId(deviceId, nonce);
     }
 
@@ -757,7 +677,8 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
     ///      the expiry moves out of its old end epoch, `end = current`, and the unused whole
     ///      epochs' escrow `refund = locked * (end - current - 1) / (end - start)` (floor) leaves
     ///      `locked` and `credited`; the rest is released after the current epoch's dispute epoch.
-    ///      Returns the refund and the class's `terminateFeeBps` (only `terminate` charges it).
+    ///      Returns the refund and the lease's own `terminateFeeBps` (the class's when it opened;
+    ///      only `terminate` charges it).
     function _endNow(uint256 deviceId, Device storage dev, Lease memory l, Escrow memory e, uint256 current)
         internal
         returns (uint256 refund, uint256 feeBps)
@@ -779,7 +700,7 @@ contract DissipativePool is IDissipativePoolHooks, AccessControl, ReentrancyGuar
         }
         e.lockedUntil = uint32(current + 1);
         dev.escrow = e;
-        feeBps = k.terminateFeeBps;
+        feeBps = l.terminateFeeBps;
     }
 
     function _currentEpoch() internal view returns (uint256) {

@@ -39,6 +39,12 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         uint128 rewards; // accrued maintenance rewards not yet claimed
         uint256 rewardPerWeightPaid; // accumulator value at the device's last checkpoint
         bytes32 fingerprint;
+        // Slot 5 (vesting). Rewards accrued between `vestRpw` and `rewardPerWeightPaid` are
+        // unvested: a passed proof vests them up to its epoch's start, a miss or fraud forfeits them.
+        uint160 vestRpw; // accumulator value up to which the device's rewards are vested
+        uint32 weight; // the device's weight while it accrued (the class weight at activation)
+        uint32 vestedPassPlusOne; // the verifier's `lastPassPlusOne` already applied
+        bool owedAlways; // left Pending by maintenance or deregister: epochs before stateEpoch stay Always
     }
 
     /// @dev Staking-side parameters of a device class (PoCPS and pricing live in their contracts).
@@ -47,45 +53,18 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         uint32 weight;
         uint32 active; // Active devices of the class: the pool's supply R
         bool exists;
+        uint128 maxBounty; // flat cap of one report's bounty (base units)
     }
 
-    // ---------------------------------------------------------------- errors
-
-    error UnknownClass(uint16 classId);
-    error InvalidParameter(string name);
-    error FingerprintInUse(bytes32 fingerprint, uint256 deviceId);
-    error UnknownDevice(uint256 deviceId);
-    error NotDeviceOwner(uint256 deviceId, address caller);
-    error NotVerifier(address caller);
-    error VerifierAlreadySet();
-    error PoolAlreadySet();
-    error WrongState(uint256 deviceId, DeviceState state);
-    error StillUnbonding(uint256 deviceId, uint64 unbondAt);
-    error ZeroAddress();
-    error MaintenanceTooLong(uint256 epochs, uint256 maxEpochs);
-    error NothingToClaim(uint256 deviceId);
-    error UnjailTooEarly(uint256 deviceId, uint256 fromEpoch);
-
-    // ---------------------------------------------------------------- events
-
-    event ClassSet(uint16 indexed classId, uint128 minBond, uint32 weight);
-    event VerifierSet(address verifier);
-    event PoolSet(address pool);
-    event DeviceRegistered(
-        uint256 indexed deviceId, address indexed owner, uint16 indexed classId, bytes32 fingerprint,
-        address operator, uint128 bond
-    );
-    event OperatorChanged(uint256 indexed deviceId, address operator);
-    event DeviceActivated(uint256 indexed deviceId, uint16 indexed classId);
-    event DeviceSlashed(
-        uint256 indexed deviceId, address indexed reporter, uint256 slashed, uint256 bounty, uint256 burned
-    );
-    event DeviceJailed(uint256 indexed deviceId, uint256 epoch);
-    event DeviceUnjailed(uint256 indexed deviceId, uint128 topUp);
-    event MaintenanceDeclared(uint256 indexed deviceId, uint32 fromEpoch, uint32 untilEpoch);
-    event DeviceExiting(uint256 indexed deviceId, uint64 unbondAt);
-    event BondWithdrawn(uint256 indexed deviceId, address indexed owner, uint256 amount);
-    event RewardsClaimed(uint256 indexed deviceId, address indexed owner, uint256 amount);
+    /// @notice Governance input of `setClass`.
+    /// @param minBond Bond of one device, > 0; applies to registrations and unjails from now on.
+    /// @param weight Reward weight in [1, 1e6]; may change only while no device of the class is Active.
+    /// @param maxBounty Flat cap of a report's bounty, <= minBond.
+    struct StakeParams {
+        uint128 minBond;
+        uint32 weight;
+        uint128 maxBounty;
+    }
 
     // ---------------------------------------------------------------- constants / immutables
 
@@ -93,6 +72,12 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     uint256 public constant MAX_MAINTENANCE_EPOCHS = 720;
     /// @dev Halvings after which the emission is treated as zero: bounds `_emittedUntil`'s loop.
     uint256 internal constant MAX_HALVINGS = 64;
+    /// @dev Basis-point denominator.
+    uint256 internal constant BPS = 10_000;
+    /// @dev Fixed-point unit of the reward-per-weight accumulator.
+    uint256 internal constant WAD = 1e18;
+    /// @notice Largest `bountyBps`: a reporter never gets more than a fifth of a slash.
+    uint256 public constant MAX_BOUNTY_BPS = 2_000;
 
     PinToken public immutable token;
     /// @inheritdoc IStaking
@@ -116,7 +101,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     uint256 public deviceCount;
     mapping(uint256 deviceId => Device) internal _devices;
     mapping(uint16 classId => ClassParams) public classes;
-    /// @notice Device holding a fingerprint (0 when free). Freed on withdrawal.
+    /// @notice Device holding a fingerprint (0 when free). Freed at `deregister`.
     mapping(bytes32 fingerprint => uint256 deviceId) public deviceOfFingerprint;
 
     /// @notice Reward-per-weight accumulator, scaled by 1e18.
@@ -133,6 +118,12 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     uint256 public totalBonded;
     /// @notice Dissipative pool told when a device leaves the Active set (0: none, no call).
     IDissipativePoolHooks public pool;
+    /// @notice Rewards forfeited by misses and frauds (accounted emission that is never minted).
+    uint256 public totalForfeited;
+    /// @dev Accumulator value at the first block of each epoch, plus one (0: not stored). Stored
+    ///      by the first accumulator update of the epoch (the verifier makes one when it stores
+    ///      the epoch's seed): vesting reads it.
+    mapping(uint256 epoch => uint256) internal _rpwAtEpochPlusOne;
 
     // ---------------------------------------------------------------- construction / governance
 
@@ -153,7 +144,9 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (halvingBlocks_ == 0) revert InvalidParameter("halvingBlocks");
         if (rewardPerBlock_ >= 2 ** 128) revert InvalidParameter("rewardPerBlock");
         if (maxEmission_ > token_.cap() - token_.totalSupply()) revert InvalidParameter("maxEmission");
-        if (bountyBps_ > 10_000) revert InvalidParameter("bountyBps");
+        // Keeps the accumulator below 2^156 (it is stored in 160 bits for vesting).
+        if (maxEmission_ >= 2 ** 96) revert InvalidParameter("maxEmission");
+        if (bountyBps_ > MAX_BOUNTY_BPS) revert InvalidParameter("bountyBps");
         token = token_;
         genesisBlock = genesisBlock_;
         epochBlocks = epochBlocks_;
@@ -162,7 +155,9 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         halvingBlocks = halvingBlocks_;
         maxEmission = maxEmission_;
         bountyBps = bountyBps_;
-        lastRewardBlock = genesisBlock_ > block.number ? genesisBlock_ : block.number;
+        uint256 first = genesisBlock_ > block.number ? genesisBlock_ : block.number;
+        lastRewardBlock = first;
+        _rpwAtEpochPlusOne[(first - genesisBlock_) / epochBlocks_] = 1;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
@@ -184,21 +179,23 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         emit PoolSet(pool_);
     }
 
-    /// @notice Create or update a device class's staking parameters.
-    /// @dev Bounds: `minBond` > 0, `weight` in [1, 1e6]. A weight change applies to devices that
-    ///      activate later; Active devices keep earning at the weight they joined with only if the
-    ///      class weight is unchanged, so governance changes weights only for classes with no
-    ///      Active device (enforced).
-    function setClass(uint16 classId, uint128 minBond, uint32 weight) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    /// @notice Create or update a device class's staking parameters (bounds in
+    ///         docs/protocol.md#governance-bounds). Nothing is retroactive: `minBond` applies to
+    ///         later registrations and unjails, `maxBounty` to later reports, and `weight` may
+    ///         change only while no device of the class is Active (the accumulator assumes each
+    ///         Active device's weight constant).
+    function setClass(uint16 classId, StakeParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (classId == 0) revert InvalidParameter("classId");
-        if (minBond == 0) revert InvalidParameter("minBond");
-        if (weight == 0 || weight > 1_000_000) revert InvalidParameter("weight");
+        if (p.minBond == 0) revert InvalidParameter("minBond");
+        if (p.weight == 0 || p.weight > 1_000_000) revert InvalidParameter("weight");
+        if (p.maxBounty > p.minBond) revert InvalidParameter("maxBounty");
         ClassParams storage c = classes[classId];
-        if (c.active != 0 && c.weight != weight) revert InvalidParameter("weight");
-        c.minBond = minBond;
-        c.weight = weight;
+        if (c.active != 0 && c.weight != p.weight) revert InvalidParameter("weight");
+        c.minBond = p.minBond;
+        c.weight = p.weight;
+        c.maxBounty = p.maxBounty;
         c.exists = true;
-        emit ClassSet(classId, minBond, weight);
+        emit ClassSet(classId, p.minBond, p.weight, p.maxBounty);
     }
 
     // ---------------------------------------------------------------- clock
@@ -261,6 +258,8 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (s != DeviceState.Active && s != DeviceState.Pending) revert WrongState(deviceId, s);
         if (s == DeviceState.Active) _leaveRewards(deviceId, d);
         uint256 from = currentEpoch() + 1;
+        // A Pending device still owes the proofs of this epoch as Always (no escape by declaring).
+        d.owedAlways = s == DeviceState.Pending;
         d.state = DeviceState.Maintenance;
         d.stateEpoch = uint32(from);
         d.maintUntil = uint32(from + epochs);
@@ -278,6 +277,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         uint128 topUp = d.bond < minBond ? minBond - d.bond : 0;
         d.state = DeviceState.Pending;
         d.since = uint32(currentEpoch() + 1);
+        d.owedAlways = false;
         d.bond += topUp;
         totalBonded += topUp;
         emit DeviceUnjailed(deviceId, topUp);
@@ -301,8 +301,12 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
             d.stateEpoch = next;
         } else if (s != DeviceState.Jailed && !(s == DeviceState.Maintenance && d.stateEpoch <= next)) {
             d.stateEpoch = next;
+            // A Pending device still owes the proofs before `next` as Always.
+            if (s == DeviceState.Pending) d.owedAlways = true;
         }
         d.state = DeviceState.Exiting;
+        // The fingerprint is free at once (no squatting); the bond stays slashable until withdraw.
+        if (deviceOfFingerprint[d.fingerprint] == deviceId) delete deviceOfFingerprint[d.fingerprint];
         uint64 unbondAt = uint64(block.number + unbondingBlocks);
         d.unbondAt = unbondAt;
         emit DeviceExiting(deviceId, unbondAt);
@@ -317,18 +321,16 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         d.bond = 0;
         d.state = DeviceState.Withdrawn;
         totalBonded -= amount;
-        delete deviceOfFingerprint[d.fingerprint];
         emit BondWithdrawn(deviceId, msg.sender, amount);
         if (amount > 0) IERC20(address(token)).safeTransfer(msg.sender, amount);
     }
 
-    /// @notice Owner: mint the device's accrued maintenance rewards to the owner. O(1).
+    /// @notice Owner: mint the device's vested maintenance rewards to the owner. O(1).
     function claim(uint256 deviceId) external nonReentrant returns (uint256 amount) {
         Device storage d = _ownedDevice(deviceId);
-        if (d.state == DeviceState.Active) {
-            _updateRewards();
-            _accrue(d);
-        }
+        bool active = d.state == DeviceState.Active;
+        if (active) _updateRewards();
+        _settle(deviceId, d, active);
         amount = d.rewards;
         if (amount == 0) revert NothingToClaim(deviceId);
         d.rewards = 0;
@@ -343,14 +345,36 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     function activate(uint256 deviceId) external onlyVerifier {
         Device storage d = _devices[deviceId];
         DeviceState s = d.state;
+        // A device that left Pending (maintenance declared, deregistered) proving an epoch it
+        // still owed: the duty is met, its state does not change.
+        if (s == DeviceState.Exiting || (s == DeviceState.Maintenance && currentEpoch() < d.stateEpoch)) return;
         if (s != DeviceState.Pending && s != DeviceState.Maintenance) revert WrongState(deviceId, s);
         _updateRewards();
-        d.rewardPerWeightPaid = rewardPerWeight;
+        // Back from maintenance: the proof that activates it vests what it accrued before.
+        _vestTo(d, d.rewardPerWeightPaid);
+        uint256 rpw = rewardPerWeight;
+        d.rewardPerWeightPaid = rpw;
+        d.vestRpw = uint160(rpw);
         ClassParams storage c = classes[d.classId];
+        d.weight = c.weight;
         totalWeight += c.weight;
         c.active += 1;
         d.state = DeviceState.Active;
         emit DeviceActivated(deviceId, d.classId);
+    }
+
+    /// @inheritdoc IStaking
+    function forfeit(uint256 deviceId) external onlyVerifier {
+        Device storage d = _devices[deviceId];
+        bool active = d.state == DeviceState.Active;
+        if (active) _updateRewards();
+        _settle(deviceId, d, active);
+        _forfeit(deviceId, d);
+    }
+
+    /// @inheritdoc IStaking
+    function checkpointEpoch() external onlyVerifier {
+        _updateRewards();
     }
 
     /// @inheritdoc IStaking
@@ -363,17 +387,21 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         Device storage d = _devices[deviceId];
         DeviceState s = d.state;
         if (s == DeviceState.None || s == DeviceState.Withdrawn) revert WrongState(deviceId, s);
-        slashed = uint256(d.bond) * bps / 10_000;
+        slashed = uint256(d.bond) * bps / BPS;
         // slashed <= bond because bps <= 10_000 (checked by the verifier's class bounds).
         d.bond -= uint128(slashed);
         totalBonded -= slashed;
         if (s == DeviceState.Active) _leaveRewards(deviceId, d);
+        else _settle(deviceId, d, false);
+        _forfeit(deviceId, d);
         if (s != DeviceState.Exiting && s != DeviceState.Jailed) {
             d.state = DeviceState.Jailed;
             d.stateEpoch = uint32(currentEpoch());
             emit DeviceJailed(deviceId, currentEpoch());
         }
-        uint256 bounty = reporter == address(0) ? 0 : slashed * bountyBps / 10_000;
+        uint256 bounty = reporter == address(0) ? 0 : slashed * bountyBps / BPS;
+        uint256 cap = classes[d.classId].maxBounty;
+        if (bounty > cap) bounty = cap;
         uint256 burned = slashed - bounty;
         emit DeviceSlashed(deviceId, reporter, slashed, bounty, burned);
         if (bounty > 0) IERC20(address(token)).safeTransfer(reporter, bounty);
@@ -400,11 +428,12 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
             mode = ChallengeMode.Sampled;
         } else if (s == DeviceState.Maintenance) {
             // Owed until maintenance starts; after it ends the device must prove itself again.
-            if (epoch < d.stateEpoch) mode = ChallengeMode.Sampled;
+            if (epoch < d.stateEpoch) mode = d.owedAlways ? ChallengeMode.Always : ChallengeMode.Sampled;
             else if (epoch >= d.maintUntil) mode = ChallengeMode.Always;
         } else if (epoch < d.stateEpoch) {
-            // Jailed or Exiting: duties of the epochs before the state change remain.
-            mode = ChallengeMode.Sampled;
+            // Jailed or Exiting: duties of the epochs before the state change remain (Always for
+            // a device that left Pending).
+            mode = d.owedAlways ? ChallengeMode.Always : ChallengeMode.Sampled;
         }
     }
 
@@ -428,14 +457,23 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         return classes[classId].active;
     }
 
-    /// @notice Maintenance rewards the device could claim now.
+    /// @notice Maintenance rewards the device could claim now (vested, including a passed proof
+    ///         not yet applied).
     function earned(uint256 deviceId) external view returns (uint256) {
-        Device storage d = _devices[deviceId];
-        if (d.state != DeviceState.Active) return d.rewards;
-        uint256 rpw = rewardPerWeight;
-        uint256 tw = totalWeight;
-        if (tw > 0) rpw += (_emittedUntil(block.number) - emissionAccounted) * 1e18 / tw;
-        return d.rewards + uint256(classes[d.classId].weight) * (rpw - d.rewardPerWeightPaid) / 1e18;
+        (uint256 vested,) = _rewardsOf(deviceId);
+        return vested;
+    }
+
+    /// @notice Rewards accrued since the device's last passed proof: vested by its next passed
+    ///         proof, forfeited by a miss or a fraud.
+    function unvested(uint256 deviceId) external view returns (uint256 amount) {
+        (, amount) = _rewardsOf(deviceId);
+    }
+
+    /// @notice Accumulator value at the first block of `epoch` (0 when not stored).
+    function rewardPerWeightAtEpoch(uint256 epoch) external view returns (uint256) {
+        uint256 v = _rpwAtEpochPlusOne[epoch];
+        return v == 0 ? 0 : v - 1;
     }
 
     /// @notice Total emission scheduled from genesis up to `blockNumber`, capped at `maxEmission`.
@@ -474,23 +512,105 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (total > maxEmission) total = maxEmission;
     }
 
-    /// @dev Bring the accumulator up to this block. Emission while no device is Active is
+    /// @dev The accumulator at this block: `rewardPerWeight + (emitted - accounted) * WAD / totalWeight`
+    ///      (the one place the formula is written). Emission while no device is Active is
     ///      forfeited (accounted, never minted), which keeps every claim O(1).
-    function _updateRewards() internal {
-        if (block.number == lastRewardBlock) return;
-        uint256 emitted = _emittedUntil(block.number);
-        uint256 delta = emitted - emissionAccounted;
+    function _rewardPerWeightAt(uint256 blockNumber) internal view returns (uint256 rpw, uint256 emitted) {
+        rpw = rewardPerWeight;
+        emitted = _emittedUntil(blockNumber);
         uint256 tw = totalWeight;
-        if (tw > 0 && delta > 0) rewardPerWeight += delta * 1e18 / tw;
+        if (tw > 0) rpw += (emitted - emissionAccounted) * WAD / tw;
+    }
+
+    /// @dev Bring the accumulator up to this block. The first update after an epoch boundary
+    ///      also stores the accumulator's value at that boundary (and at the current epoch's
+    ///      start): exact, as the weight was constant since the last update. Vesting reads them.
+    function _updateRewards() internal {
+        uint256 last = lastRewardBlock;
+        if (block.number <= last) return;
+        uint256 epoch = currentEpoch();
+        uint256 lastEpoch = (last - genesisBlock) / epochBlocks;
+        if (epoch > lastEpoch) {
+            _storeEpochStart(lastEpoch + 1);
+            if (epoch > lastEpoch + 1) _storeEpochStart(epoch);
+        }
+        (uint256 rpw, uint256 emitted) = _rewardPerWeightAt(block.number);
+        rewardPerWeight = rpw;
         emissionAccounted = emitted;
         lastRewardBlock = block.number;
     }
 
-    /// @dev Credit an Active device with its share since its last checkpoint.
-    function _accrue(Device storage d) internal {
-        uint256 rpw = rewardPerWeight;
-        d.rewards += uint128(uint256(classes[d.classId].weight) * (rpw - d.rewardPerWeightPaid) / 1e18);
-        d.rewardPerWeightPaid = rpw;
+    function _storeEpochStart(uint256 epoch) internal {
+        (uint256 atStart,) = _rewardPerWeightAt(genesisBlock + epoch * epochBlocks);
+        _rpwAtEpochPlusOne[epoch] = atStart + 1;
+    }
+
+    /// @dev The accumulator at the first block of `epoch` (its end is the next epoch's start):
+    ///      stored, or else computed (no update since then: the formula is exact).
+    function _rewardPerWeightAtEpoch(uint256 epoch) internal view returns (uint256 rpw) {
+        uint256 v = _rpwAtEpochPlusOne[epoch];
+        if (v != 0) return v - 1;
+        uint256 start = genesisBlock + epoch * epochBlocks;
+        if (start >= lastRewardBlock) (rpw,) = _rewardPerWeightAt(start);
+        else rpw = rewardPerWeight; // not reached: every epoch with a proof has an update
+    }
+
+    /// @dev Where a device's rewards vest to: a passed opening of epoch P, once P is over (its
+    ///      dispute window closed), vests what the device accrued up to the end of P. Returns
+    ///      0 when there is no new pass to apply.
+    function _vestPoint(uint256 deviceId, Device storage d, uint256 paid)
+        internal
+        view
+        returns (uint256 to, uint256 pass)
+    {
+        pass = verifier.lastPassPlusOne(deviceId);
+        if (pass <= d.vestedPassPlusOne || currentEpoch() < pass) return (0, 0);
+        uint256 end = _rewardPerWeightAtEpoch(pass);
+        to = end < paid ? end : paid;
+    }
+
+    /// @dev Bring a device's accounting up to date: an Active device accrues up to the current
+    ///      accumulator (the caller updated it); then a passed proof applies (`_vestPoint`).
+    function _settle(uint256 deviceId, Device storage d, bool active) internal {
+        if (active) d.rewardPerWeightPaid = rewardPerWeight;
+        (uint256 to, uint256 pass) = _vestPoint(deviceId, d, d.rewardPerWeightPaid);
+        if (pass == 0) return;
+        d.vestedPassPlusOne = uint32(pass);
+        _vestTo(d, to);
+    }
+
+    /// @dev Vest the device's rewards accrued up to accumulator value `to` (no-op if vested).
+    function _vestTo(Device storage d, uint256 to) internal {
+        uint256 from = d.vestRpw;
+        if (to <= from) return;
+        d.rewards += uint128(uint256(d.weight) * (to - from) / WAD);
+        d.vestRpw = uint160(to);
+    }
+
+    /// @dev Forfeit everything accrued and not vested (the device must be settled first).
+    function _forfeit(uint256 deviceId, Device storage d) internal {
+        uint256 paid = d.rewardPerWeightPaid;
+        uint256 from = d.vestRpw;
+        if (paid <= from) return;
+        uint256 lost = uint256(d.weight) * (paid - from) / WAD;
+        d.vestRpw = uint160(paid);
+        totalForfeited += lost;
+        emit RewardsForfeited(deviceId, lost);
+    }
+
+    /// @dev Vested and unvested rewards of a device now (views).
+    function _rewardsOf(uint256 deviceId) internal view returns (uint256 vested, uint256 pending) {
+        Device storage d = _devices[deviceId];
+        uint256 paid = d.rewardPerWeightPaid;
+        if (d.state == DeviceState.Active) (paid,) = _rewardPerWeightAt(block.number);
+        uint256 from = d.vestRpw;
+        vested = d.rewards;
+        (uint256 to, uint256 pass) = _vestPoint(deviceId, d, paid);
+        if (pass != 0 && to > from) {
+            vested += uint256(d.weight) * (to - from) / WAD;
+            from = to;
+        }
+        if (paid > from) pending = uint256(d.weight) * (paid - from) / WAD;
     }
 
     /// @dev An Active device stops earning: checkpoint it, then remove its weight and count (R),
@@ -500,7 +620,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     ///      and the token; a revert there reverts the exit.
     function _leaveRewards(uint256 deviceId, Device storage d) internal {
         _updateRewards();
-        _accrue(d);
+        _settle(deviceId, d, true);
         ClassParams storage c = classes[d.classId];
         totalWeight -= c.weight;
         c.active -= 1;

@@ -64,6 +64,8 @@ class ProofStatus(IntEnum):
     COMMITTED = 1
     OPENED = 2
     SLASHED = 3
+    MISSED = 4
+    MISSED = 4
 
     @property
     def label(self) -> str:

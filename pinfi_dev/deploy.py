@@ -58,6 +58,7 @@ IMMUTABLES = (("epoch_blocks", "staking", "epochBlocks"),
               ("halving_blocks", "staking", "halvingBlocks"),
               ("max_emission", "staking", "maxEmission"),
               ("bounty_bps", "staking", "bountyBps"),
+              ("grace_epochs", "verifier", "graceEpochs"),
               ("max_supply", "token", "cap"))
 # Addresses fixed by the constructors: (contract attribute, getter, expected contract).
 CONSTRUCTOR_WIRING = (("staking", "token", "token"), ("verifier", "staking", "staking"),
@@ -117,14 +118,23 @@ def proof_params(cls: ClassParams | pp.ProofParams | Mapping[str, Any]) -> tuple
     return pp.as_proof(cls).to_contract()
 
 
+def pool_params(cls: ClassParams | pp.PoolPricing | Mapping[str, Any]) -> tuple[int, ...]:
+    """``DissipativePool.PoolParams`` tuple of a class (typed, or a camelCase mapping)."""
+    if isinstance(cls, ClassParams):
+        return cls.pricing.to_contract()
+    if isinstance(cls, pp.PoolPricing):
+        return cls.to_contract()
+    return pp.PoolPricing.from_json(cls).to_contract()
+
+
 def configure_class(d: Deployed, cls: ClassParams | Mapping[str, Any]) -> None:
     """Register one device class in all three contracts (staking, PoCPS, pricing)."""
     c = pp.as_class(cls)
     sender = d.admin
-    d.staking.setClass(c.id, *c.staking.to_contract(), sender=sender)
+    d.staking.setClass(c.id, c.staking.to_contract(), sender=sender)
     d.verifier.setClass(c.id, c.proof.to_contract(), sender=sender)
     if d.pool is not None:
-        d.pool.setClass(c.id, *c.pricing.to_contract(), sender=sender)
+        d.pool.setClass(c.id, c.pricing.to_contract(), sender=sender)
 
 
 def deploy_protocol(project: Any, chain: Any, admin: Any,
@@ -142,7 +152,7 @@ def deploy_protocol(project: Any, chain: Any, admin: Any,
     token = project.PinToken.deploy(*net.token_args(), admin, admin, sender=admin)
     genesis = chain.blocks.head.number + 1 if genesis_block is None else genesis_block
     staking = project.Staking.deploy(token, genesis, *net.staking_args(), admin, sender=admin)
-    verifier = project.PoCPSVerifier.deploy(staking, admin, sender=admin)
+    verifier = project.PoCPSVerifier.deploy(staking, net.grace_epochs, admin, sender=admin)
     staking.setVerifier(verifier, sender=admin)
     token.grantRole(token.MINTER_ROLE(), staking, sender=admin)
     pool = None
@@ -269,12 +279,12 @@ def _class_fixes(d: Deployed, cls: ClassParams) -> tuple[list[str], list[_Fix]]:
     # (contract, on-chain slice, wanted slice, exists on-chain, setter of the wanted slice)
     slices = (
         ("Staking", pp.StakingParams.from_contract(raw_s), cls.staking, bool(raw_s[3]),
-         lambda: d.staking.setClass(cid, *cls.staking.to_contract(), sender=d.admin)),
+         lambda: d.staking.setClass(cid, cls.staking.to_contract(), sender=d.admin)),
         ("PoCPSVerifier", pp.ProofParams.from_contract(raw_v), cls.proof,
          bool(getattr(raw_v, "exists", True)),
          lambda: d.verifier.setClass(cid, cls.proof.to_contract(), sender=d.admin)),
         ("DissipativePool", have_p, cls.pricing, have_p.configured,
-         lambda: pool.setClass(cid, *cls.pricing.to_contract(), sender=d.admin)),
+         lambda: pool.setClass(cid, cls.pricing.to_contract(), sender=d.admin)),
     )
     if not any(exists for _n, _h, _w, exists, _s in slices):
         return [f"{name}: not configured"], [_Fix(f"configure {name}",

@@ -70,12 +70,25 @@ class Bench:
         self.d.verifier.checkpoint(sender=self.admin)
         return e
 
+    def prove_epoch(self, device: int, operator, cls: dict) -> None:
+        """Commit and open `device` in the next epoch (a passed opening: it vests)."""
+        e = self.next_epoch()
+        tree, tx = self.commit(device, operator, cls, e)
+        self.after_deadline(e)
+        self.open(device, operator, cls, e, tree, tx)
+
+    def after_deadline(self, epoch: int) -> None:
+        """Mine until the next block is the first after the commit deadline of `epoch`."""
+        target = (self.d.staking.genesisBlock() + epoch * NETWORK["epochBlocks"]
+                  + COMMON["commitWindow"] + 1)
+        chain.mine(max(0, target - chain.blocks.head.number - 1))
+
     def commit(self, device: int, operator, cls: dict, epoch: int, name: str | None = None,
-               tamper_from_row: int | None = None):
+               tamper_rows: tuple[int, int] | None = None):
         s = proto.challenge_seed(bytes(self.d.verifier.epochSeed(epoch)), device, epoch)
         c = proto.product(s, cls["n"])
-        if tamper_from_row is not None:
-            c[tamper_from_row:, :] += 1
+        if tamper_rows is not None:
+            c[tamper_rows[0]:tamper_rows[1], :] += 1
         tree = proto.MerkleTree.from_product(c, cls["leaf"])
         tx = self.d.verifier.commit(device, epoch, tree.root, sender=operator)
         if name:
@@ -110,30 +123,46 @@ def cli() -> None:
 
     dev8 = b.register(provider, operator, K8, "register")
     dev16 = b.register(provider, operator, K16)
-    cheat = b.register(provider, operator, K8)
+    cheats = [b.register(provider, operator, K8) for _ in range(3)]
     # Epoch 1: first proofs; opening them activates the devices (a one-off cost per device).
     e = b.next_epoch()
-    for dev, cls in ((dev8, K8), (dev16, K16)):
-        tree, ctx = b.commit(dev, operator, cls, e, "commit_first" if dev == dev8 else None)
+    first = [(dev, cls, *b.commit(dev, operator, cls, e, "commit_first" if dev == dev8 else None))
+             for dev, cls in ((dev8, K8), (dev16, K16))]
+    b.after_deadline(e)  # openings start after the commit deadline
+    for dev, cls, tree, ctx in first:
         b.open(dev, operator, cls, e, tree, ctx, "open_first" if dev == dev8 else None)
     # Epoch 2: the steady state of an Active device (challengeBps = 100%: always selected).
     e = b.next_epoch()
     tree8, ctx8 = b.commit(dev8, operator, K8, e, "commit")
     tree16, ctx16 = b.commit(dev16, operator, K16, e)
-    # The cheater corrupts every row outside stratum 0, so the one recomputed sample (q=0) passes.
-    stratum_rows = (tree8.n_leaves // K8["k"]) * K8["leaf"] // K8["n"]
-    treec, ctxc = b.commit(cheat, operator, K8, e, tamper_from_row=stratum_rows)
+    # Each cheater corrupts the rows of the last stratum only. The stratum `open` recomputes is
+    # drawn from the commit block's hash: a cheater whose draw misses the corrupted stratum
+    # passes `open` and is convicted by a dispute of that stratum's sample (1 - 1/k per cheater).
+    rows = (K8["n"] * K8["n"] // K8["k"]) // K8["n"]
+    bad = K8["k"] - 1
+    span = (bad * rows, (bad + 1) * rows)
+    commits = [(cheat, *b.commit(cheat, operator, K8, e, tamper_rows=span)) for cheat in cheats]
+    b.after_deadline(e)
     b.open(dev8, operator, K8, e, tree8, ctx8, "open")
     b.open(dev16, operator, K16, e, tree16, ctx16, "open_k16")
-    picks, _ = b.open(cheat, operator, K8, e, treec, ctxc)
-    q = 1
+    for cheat, treec, ctxc in commits:
+        picks, otx = b.open(cheat, operator, K8, e, treec, ctxc)
+        if not otx.events.filter(d.verifier.FraudProven):
+            break
+    else:
+        raise SystemExit("every cheater's check fell on the corrupted stratum (p = 1/512)")
+    q = bad
     li, ei = picks[q]
     tx = d.verifier.dispute(cheat, e, q, ei, treec.leaf_bytes(li), treec.path(li), sender=keeper)
     b.record("dispute", tx)
 
-    # Claims: warm up once, then the same claim with 1 and with 1,000 devices registered.
-    chain.mine(10)
+    # Claims: warm up once, then the same claim with 1 and with 1,000 devices registered. Each
+    # claim is made in a fresh epoch after its checkpoint (which the keeper makes every epoch
+    # and which stores the accumulator snapshot), so that both claims vest the same way.
+    b.next_epoch()
     d.staking.claim(dev8, sender=provider)
+    b.prove_epoch(dev8, operator, K8)  # vests at the next claim
+    b.next_epoch()
     chain.mine(10)
     b.record("claim_1", d.staking.claim(dev8, sender=provider))
     # PINFI_BENCH_EXTRA_DEVICES shortens the run while developing; the benchmark uses 999.
@@ -144,6 +173,8 @@ def cli() -> None:
         if (i + 1) % 250 == 0:
             click.echo(f"    {i + 1}/{extra}")
     assert d.staking.deviceCount() >= extra + 1
+    b.prove_epoch(dev8, operator, K8)
+    b.next_epoch()
     chain.mine(10)
     b.record("claim_1000", d.staking.claim(dev8, sender=provider))
 

@@ -52,8 +52,83 @@ interface IStaking {
     /// @notice Verifier only: a Pending device (or one back from maintenance) passed a challenge.
     function activate(uint256 deviceId) external;
 
-    /// @notice Verifier only: slash `bps` of the device's bond and jail it.
+    /// @notice Verifier only: forfeit the device's unvested rewards (a grace miss).
+    function forfeit(uint256 deviceId) external;
+
+    /// @notice Verifier only (when it stores the current epoch's seed): bring the reward
+    ///         accumulator up to date, storing its value at the epoch's first block.
+    function checkpointEpoch() external;
+
+    /// @notice Verifier only: slash `bps` of the device's bond and jail it; its unvested rewards
+    ///         are forfeited.
     /// @param reporter Receives the bounty share; `address(0)` burns it all.
     /// @return slashed Tokens taken from the bond (bounty + burned).
     function slash(uint256 deviceId, uint256 bps, address reporter) external returns (uint256 slashed);
+
+    // ---------------------------------------------------------------- errors
+
+    /// @notice The class has no staking parameters.
+    error UnknownClass(uint16 classId);
+    /// @notice A constructor or governance bound failed (docs/protocol.md#governance-bounds).
+    error InvalidParameter(string name);
+    /// @notice The fingerprint is held by a registered (not deregistered) device.
+    error FingerprintInUse(bytes32 fingerprint, uint256 deviceId);
+    /// @notice No such device.
+    error UnknownDevice(uint256 deviceId);
+    /// @notice Only the device's owner may do this.
+    error NotDeviceOwner(uint256 deviceId, address caller);
+    /// @notice Only the PoCPS verifier may call this hook.
+    error NotVerifier(address caller);
+    /// @notice `setVerifier` may be called once.
+    error VerifierAlreadySet();
+    /// @notice `setPool` may be called once.
+    error PoolAlreadySet();
+    /// @notice The device's state does not allow this.
+    error WrongState(uint256 deviceId, DeviceState state);
+    /// @notice The bond can be withdrawn from block `unbondAt`.
+    error StillUnbonding(uint256 deviceId, uint64 unbondAt);
+    /// @notice A zero address was given.
+    error ZeroAddress();
+    /// @notice A maintenance covers 1 to `maxEpochs` epochs.
+    error MaintenanceTooLong(uint256 epochs, uint256 maxEpochs);
+    /// @notice No vested rewards to claim.
+    error NothingToClaim(uint256 deviceId);
+    /// @notice Unjailing is possible from `fromEpoch` (not in the jailing epoch).
+    error UnjailTooEarly(uint256 deviceId, uint256 fromEpoch);
+
+    // ---------------------------------------------------------------- events
+
+    /// @notice A class's staking parameters were set.
+    event ClassSet(uint16 indexed classId, uint128 minBond, uint32 weight, uint128 maxBounty);
+    /// @notice The PoCPS verifier was wired.
+    event VerifierSet(address verifier);
+    /// @notice The dissipative pool was wired.
+    event PoolSet(address pool);
+    /// @notice A device was registered (Pending) with its bond.
+    event DeviceRegistered(
+        uint256 indexed deviceId, address indexed owner, uint16 indexed classId, bytes32 fingerprint,
+        address operator, uint128 bond
+    );
+    /// @notice The device's operator key changed.
+    event OperatorChanged(uint256 indexed deviceId, address operator);
+    /// @notice A device passed a proof and became Active.
+    event DeviceActivated(uint256 indexed deviceId, uint16 indexed classId);
+    /// @notice Part of a bond was slashed: `bounty` to the reporter, `burned` burned.
+    event DeviceSlashed(
+        uint256 indexed deviceId, address indexed reporter, uint256 slashed, uint256 bounty, uint256 burned
+    );
+    /// @notice A device was jailed (it left Active if it was).
+    event DeviceJailed(uint256 indexed deviceId, uint256 epoch);
+    /// @notice A jailed device is Pending again, its bond topped up.
+    event DeviceUnjailed(uint256 indexed deviceId, uint128 topUp);
+    /// @notice A maintenance over `[fromEpoch, untilEpoch)` was declared.
+    event MaintenanceDeclared(uint256 indexed deviceId, uint32 fromEpoch, uint32 untilEpoch);
+    /// @notice A device deregistered; its bond is withdrawable from `unbondAt`.
+    event DeviceExiting(uint256 indexed deviceId, uint64 unbondAt);
+    /// @notice The remaining bond was withdrawn.
+    event BondWithdrawn(uint256 indexed deviceId, address indexed owner, uint256 amount);
+    /// @notice Vested rewards were minted to the owner.
+    event RewardsClaimed(uint256 indexed deviceId, address indexed owner, uint256 amount);
+    /// @notice The device's unvested rewards were forfeited (a miss or a fraud): never minted.
+    event RewardsForfeited(uint256 indexed deviceId, uint256 amount);
 }

@@ -18,7 +18,7 @@ the setter's arguments and back from the getter's output:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -73,6 +73,15 @@ def _int(value: Any, key: str) -> int:
         raise ParamsError(f"{key} must be an integer, got {value!r}") from None
 
 
+#: Parameters a file may leave out, with the value they take (from the mapping's other keys):
+#: a report's flat bounty cap defaults to a tenth of the class bond; a device's first miss in
+#: 30 epochs is a grace miss (docs/protocol.md#pocps-transactions).
+DEFAULTS: dict[str, Callable[[Mapping[str, Any]], int]] = {
+    "maxBounty": lambda d: _int(d["minBond"], "minBond") // 10,
+    "graceEpochs": lambda d: 30,
+}
+
+
 def _from_mapping(cls: type[T], d: Mapping[str, Any], **given: Any) -> T:
     """Build a dataclass of int fields from a camelCase mapping (``given``: fields not read)."""
     kwargs: dict[str, Any] = dict(given)
@@ -81,6 +90,12 @@ def _from_mapping(cls: type[T], d: Mapping[str, Any], **given: Any) -> T:
         if name in given:
             continue
         key = camel(name)
+        if key not in d and key in DEFAULTS:
+            try:
+                kwargs[name] = DEFAULTS[key](d)
+                continue
+            except KeyError:
+                pass
         if key not in d:
             missing.append(key)
             continue
@@ -176,6 +191,7 @@ class _ProofFields:
 class _StakingFields:
     min_bond: int
     weight: int
+    max_bounty: int
 
 
 @dataclass(frozen=True)
@@ -229,10 +245,10 @@ class ProofParams(_View, _ProofFields):
 @dataclass(frozen=True)
 class StakingParams(_View, _StakingFields):
     """The Staking slice of a class: the bond a device locks and its share of emission;
-    ``Staking.setClass(classId, minBond, weight)``, ``classes(classId)`` adds ``active`` and
-    ``exists``."""
+    ``Staking.setClass(classId, StakeParams(minBond, weight, maxBounty))``; ``classes(classId)``
+    adds ``active`` and ``exists``. ``maxBounty`` is the flat cap of one report's bounty."""
 
-    LAYOUT: ClassVar[tuple[str, ...]] = ("minBond", "weight", "active", "exists")
+    LAYOUT: ClassVar[tuple[str, ...]] = ("minBond", "weight", "active", "exists", "maxBounty")
 
 
 @dataclass(frozen=True)
@@ -347,6 +363,7 @@ class NetworkParams(_Record):
     genesis_supply: int
     max_emission: int
     bounty_bps: int
+    grace_epochs: int
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> NetworkParams:

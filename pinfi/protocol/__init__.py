@@ -30,6 +30,7 @@ from pinfi.protocol.challenge import (
     gen_a,
     gen_b,
     is_selected,
+    must_open,
     seeds,
     selection_value,
     splitmix64,
@@ -38,11 +39,13 @@ from pinfi.protocol.errors import PRBMathError, ProtocolError
 from pinfi.protocol.hashing import MASK256, keccak, keccak_batch, word
 from pinfi.protocol.matmul import clear_workspace, product
 from pinfi.protocol.merkle import (
+    CHECK_TAG,
     LEAF_PREFIX,
     MAX_SAMPLES,
     NODE_PREFIX,
     MerkleTree,
     build_opening,
+    checked_strata,
     commit_root,
     commit_root_tree,
     entry_coords,
@@ -78,6 +81,7 @@ from pinfi.types import BPS, UNIT
 
 __all__ = [
     "BPS",
+    "CHECK_TAG",
     "GOLDEN",
     "LEAF_PREFIX",
     "MASK64",
@@ -93,6 +97,7 @@ __all__ = [
     "ProtocolError",
     "build_opening",
     "challenge_seed",
+    "checked_strata",
     "clear_workspace",
     "commit_root",
     "commit_root_tree",
@@ -112,6 +117,7 @@ __all__ = [
     "msb",
     "mul_div",
     "mul_div18",
+    "must_open",
     "naive_root",
     "opened_entry",
     "per_epoch_price",

@@ -56,6 +56,18 @@ def is_selected(epoch_seed: bytes, owner: str, class_id: int, challenge_bps: int
     return selection_value(epoch_seed, owner, class_id) < challenge_bps
 
 
+def must_open(open_seed: bytes, device_id: int, challenge_bps: int) -> bool:
+    """Whether a Sampled device's commitment must be opened (docs/protocol.md#selection).
+
+    ``uint256(keccak256(abi.encode(openSeed, deviceId))) % 10_000 < challengeBps``, where
+    ``openSeed`` is the hash of the epoch's commit deadline block ``epochStart + commitWindow``
+    (known only once every commitment of the epoch is in). Always/forced/owed devices must
+    open whatever the draw.
+    """
+    h = keccak(as_bytes32(open_seed, "open_seed") + word(device_id))
+    return int.from_bytes(h, "big") % BPS < challenge_bps
+
+
 def challenge_seed(epoch_seed: bytes, device_id: int, epoch: int) -> bytes:
     """Return the challenge seed ``s = keccak256(abi.encode(S_e, deviceId, e))``."""
     return keccak(as_bytes32(epoch_seed, "epoch_seed") + word(device_id) + word(epoch))

@@ -516,6 +516,31 @@ def _check_k(n_leaves: int, k: int) -> int:
     return n_leaves // k
 
 
+CHECK_TAG = b"check".ljust(32, b"\0")
+
+
+def checked_strata(sseed: bytes, k: int, c: int) -> list[int]:
+    """The ``c`` distinct strata (of ``k``) whose samples ``open`` recomputes on-chain.
+
+    Partial Fisher-Yates over ``0..k-1``: step ``j`` swaps position ``j`` with
+    ``j + keccak256(abi.encode(sseed, bytes32("check"), j)) % (k - j)``. The draw depends on
+    ``sseed`` (the commit block's hash), unknown when the root is committed, so a prover that
+    computed a fraction ``f`` of the strata survives the on-chain check with probability
+    ``C(fk, c) / C(k, c) <= f^c`` (docs/protocol.md#stratified-samples).
+    """
+    if not 1 <= c <= k:
+        raise ProtocolError(f"c must be in [1, k], got c={c}, k={k}")
+    seed = as_bytes32(sseed, "sseed")
+    perm = list(range(k))
+    out = []
+    for j in range(c):
+        r = int.from_bytes(keccak(seed + CHECK_TAG + word(j)), "big")
+        x = j + r % (k - j)
+        perm[j], perm[x] = perm[x], perm[j]
+        out.append(perm[j])
+    return out
+
+
 def samples(sseed: bytes, n_leaves: int, k: int, leaf: int) -> list[tuple[int, int]]:
     """The ``k`` stratified samples ``(leafIndex, entryIndex)``, one per stratum, sorted."""
     stratum = _check_k(n_leaves, k)

@@ -31,8 +31,9 @@ BOND = PRICING["downBond"]
 
 @pytest.fixture(scope="module")
 def env(project, chain, deployer, alice, bob, carol, operator, keeper):
-    """Protocol with 4 Active devices owned by alice; bob and carol are funded, approved clients."""
-    system = deploy_system(project, chain, deployer)
+    """Protocol with 4 Active devices owned by alice; bob and carol are funded, approved clients.
+    No grace miss (`graceEpochs = 0`): a miss jails at once, as these pool paths need."""
+    system = deploy_system(project, chain, deployer, graceEpochs=0)
     devices = activate_many(chain, system, alice, operator, N_DEVICES)
     assert system.staking.activeCount(CLASS_ID) == N_DEVICES
     for client in (bob, carol):
@@ -61,7 +62,7 @@ def goto(chain, env, e: int, offset: int = 1) -> None:
 
 def set_alpha(env, alpha: int, **over) -> None:
     pricing = PoolPricing.from_json({**PRICING, "alpha": alpha, **over})
-    env.pool.setClass(CLASS_ID, *pricing.to_contract(), sender=env.admin)
+    env.pool.setClass(CLASS_ID, pricing.to_contract(), sender=env.admin)
 
 
 def lease(env, device: int, epochs: int, client, max_cost: int | None = None):
@@ -447,13 +448,10 @@ def test_report_down_passed_survives_late_resolution(chain, env, alice, bob, ope
     pool.reportDown(lease_id, sender=bob)
     goto(chain, env, c + 1)
     pocps.prove(chain, env, d0, operator)
-    # Run until the device proves again in an epoch of the same parity: that recycles the record.
-    for e in range(c + 3, c + 40, 2):
-        goto(chain, env, e)
-        verifier.checkpoint(sender=bob)
-        if verifier.isChallenged(d0, e):
-            pocps.prove(chain, env, d0, operator, e)
-            break
+    # The device commits again in an epoch of the same parity: that recycles the record.
+    e = c + 3
+    goto(chain, env, e)
+    pocps.commit(chain, env, d0, operator, e)
     assert verifier.record(d0, c + 1).epoch == e  # the forced epoch's record is gone ...
     assert verifier.proofStatus(d0, c + 1) == 2  # ... but its passed outcome is kept
     tx = pool.resolveDown(lease_id, sender=bob)
@@ -496,7 +494,8 @@ def test_jailed_device_lease_ends_and_frees_demand(chain, env, alice, bob, carol
     lease(env, d1, 5, carol)
     lease(env, d2, 7, carol)
     escrow = proto.split_payment(cost, BETA)[1]
-    e = pocps.selected_epoch(chain, env, d0)  # d0 is challenged in e and never proves
+    e = pocps.next_epoch(chain, env)  # d0 owes a commitment in e and never commits
+    verifier.checkpoint(sender=keeper)
     goto(chain, env, e + 1)
     j = e + 1  # the jailing epoch
     assert demand(pool) == sum(1 for end in (c + 60, c + 5, c + 7) if end > j)
@@ -592,23 +591,24 @@ def test_deregister_ends_lease(chain, env, alice, bob, carol):
 
 
 def test_pending_down_report_is_left_to_resolve_down(chain, env, alice, bob):
-    """A device leaving Active with a down report pending: the pool leaves that lease to
-    `resolveDown` (refund from forcedEpoch on, bond back, D falls)."""
+    """A device leaving Active with a down report pending: D falls at once with R (D <= R);
+    the money is left to `resolveDown` (refund from forcedEpoch on, bond back)."""
     pool, token, staking = env.pool, env.token, env.staking
     d0 = env.devices[0]
     c = pocps.next_epoch(chain, env)
     escrow = lease_escrow(env, d0, 6, bob)
     pool.reportDown(lid(d0, 1), sender=bob)
     tx = staking.declareMaintenance(d0, 3, sender=alice)
-    assert ended_event(tx, pool) is None
-    assert pool.classState(CLASS_ID)[:2] == (1, N_DEVICES - 1)  # until resolveDown
+    assert ended_event(tx, pool).refunded == 0  # the money waits for resolveDown
+    assert pool.classState(CLASS_ID)[:2] == (0, N_DEVICES - 1)  # D fell with R
     goto(chain, env, c + 2)
     bal = token.balanceOf(bob)
     tx = pool.resolveDown(lid(d0, 1), sender=bob)
     refund = escrow * (6 - 1) // 6
     assert tx.return_value is False
     assert token.balanceOf(bob) == bal + BOND + refund
-    assert pool.classState(CLASS_ID) == (0, N_DEVICES - 1, c + 2)
+    assert pool.classState(CLASS_ID)[:2] == (0, N_DEVICES - 1)  # not counted out twice
+    assert not pool.leaseOf(d0)[5]
     assert owed(pool, env.devices) == token.balanceOf(pool)
 
 
@@ -669,7 +669,7 @@ def test_lease_errors(chain, project, env, bob, alice, operator):
     with ape.reverts(pool.LeaseNotLive):
         pool.quoteExtend(lid(d0, 1), 1)
     # A class in the pool but not in Staking has no supply.
-    env.pool.setClass(CLASS_ID + 1, 1, 1, UNIT, 0, 1, 0, 1, sender=env.admin)
+    env.pool.setClass(CLASS_ID + 1, (1, 1, UNIT, 0, 1, 0, 1), sender=env.admin)
     with ape.reverts(pool.NoFreeDevice):
         pool.quote(CLASS_ID + 1, 1)
     # Amounts above uint96 (beyond any token supply) are refused before any transfer.
@@ -702,7 +702,7 @@ def test_governance_bounds(project, chain, env, bob, deployer):
         p = {**good, **over}
         cid = p.pop("classId", 7)
         sender = p.pop("sender", env.admin)
-        return pool.setClass(cid, *PoolPricing.from_json(p).to_contract(), sender=sender)
+        return pool.setClass(cid, PoolPricing.from_json(p).to_contract(), sender=sender)
 
     with ape.reverts(pool.AccessControlUnauthorizedAccount):
         set_(sender=bob)

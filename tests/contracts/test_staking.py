@@ -40,7 +40,18 @@ WITH_POOL = False
 
 @pytest.fixture(scope="module", autouse=True)
 def _module_setup(system, as_verifier, deployer, alice, bob, operator, keeper):
-    """Build every broader-scoped fixture up front (ape isolation snapshots after them)."""
+    """Build every broader-scoped fixture up front (ape isolation snapshots after them) and
+    silence ape's per-revert trace printout."""
+    with pocps.quiet_revert_traces():
+        yield
+
+
+@pytest.fixture(scope="module")
+def system(project, chain, deployer):
+    """The protocol without a pool: these tests only need Staking and the verifier. No grace
+    miss (`graceEpochs = 0`): every miss is slashed, so duties are visible as slashes (grace
+    misses are tested in test_verifier.py and test_regressions.py)."""
+    return deploy_system(project, chain, deployer, with_pool=False, graceEpochs=0)
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +99,30 @@ def activate_pair(chain, system, owners, operator):
 
     Returns [(device, activation block)]."""
     devices = [pocps.register(system, owner, operator) for owner in owners]
-    pocps.next_epoch(chain, system)
+    e = pocps.next_epoch(chain, system)
+    commits = [(device, *pocps.commit(chain, system, device, operator)) for device in devices]
+    pocps.after_deadline(chain, system, e)
     out = []
-    for device in devices:
-        _, otx, _ = pocps.prove(chain, system, device, operator)
+    for device, tree, tx in commits:
+        leaves, proof, _ = pocps.opening(chain, tree, tx.block_number)
+        otx = system.verifier.open(device, e, leaves, proof, sender=operator)
         out.append((device, otx.block_number))
     return out
+
+
+def vest(chain, system, device, operator) -> int:
+    """Prove `device` in the next epoch (a voluntary opening) and let that epoch end: its
+    rewards vest up to the end of the passed epoch. Returns that block (the next epoch's start).
+    """
+    pocps.next_epoch(chain, system)
+    pocps.prove(chain, system, device, operator)
+    e = pocps.next_epoch(chain, system)
+    return pocps.epoch_start(system, e)
+
+
+def accrued(st, device) -> int:
+    """Vested plus unvested rewards of a device now."""
+    return st.earned(device) + st.unvested(device)
 
 
 def jail(system, as_verifier, device, bps=TEST_CLASS["missSlashBps"], reporter=ZERO):
@@ -107,7 +136,7 @@ def jail(system, as_verifier, device, bps=TEST_CLASS["missSlashBps"], reporter=Z
 
 def test_constructor_sets_parameters(project, chain, system, deployer):
     token = system.token
-    past = deploy_staking(project, token, deployer, genesis=0, bountyBps=10_000)
+    past = deploy_staking(project, token, deployer, genesis=0, bountyBps=2_000)
     deploy_block = chain.blocks.head.number
     assert past.genesisBlock() == 0
     assert past.lastRewardBlock() == deploy_block  # max(genesis, block.number)
@@ -116,7 +145,7 @@ def test_constructor_sets_parameters(project, chain, system, deployer):
     assert past.rewardPerBlock() == REWARD_PER_BLOCK
     assert past.halvingBlocks() == HALVING_BLOCKS
     assert past.maxEmission() == MAX_EMISSION
-    assert past.bountyBps() == 10_000
+    assert past.bountyBps() == 2_000
     assert past.token() == token.address
     assert past.verifier() == ZERO
     assert past.hasRole(ADMIN_ROLE, deployer)
@@ -134,7 +163,7 @@ def test_constructor_sets_parameters(project, chain, system, deployer):
     ({"halvingBlocks": 0}, "halvingBlocks"),
     ({"rewardPerBlock": 2**128}, "rewardPerBlock"),
     ({"maxEmission": None}, "maxEmission"),  # None: one more than the cap leaves
-    ({"bountyBps": 10_001}, "bountyBps"),
+    ({"bountyBps": 10_001}, "bountyBps"), ({"bountyBps": 2_001}, "bountyBps"),
 ])
 def test_constructor_bounds(project, system, deployer, overrides, name):
     token = system.token
@@ -149,7 +178,7 @@ def test_constructor_accepts_bounds_and_rejects_zero_addresses(project, system, 
     room = token.cap() - token.totalSupply()
     s = deploy_staking(project, token, deployer, epochBlocks=2**32 - 1,
                        unbondingBlocks=2 * (2**32 - 1), halvingBlocks=1,
-                       rewardPerBlock=2**128 - 1, maxEmission=room, bountyBps=10_000)
+                       rewardPerBlock=2**128 - 1, maxEmission=room, bountyBps=2_000)
     assert s.epochBlocks() == 2**32 - 1
     assert s.maxEmission() == room
     s = deploy_staking(project, token, deployer, unbondingBlocks=2 * EPOCH_BLOCKS)
@@ -171,36 +200,41 @@ def test_set_verifier_once(project, system, deployer, alice):
 def test_set_class_bounds(system, deployer, alice):
     st = system.staking
     with reverts(st.InvalidParameter, name="classId"):
-        st.setClass(0, MIN_BOND, WEIGHT, sender=deployer)
+        st.setClass(0, (MIN_BOND, WEIGHT, MIN_BOND // 10), sender=deployer)
     with reverts(st.InvalidParameter, name="minBond"):
-        st.setClass(7, 0, WEIGHT, sender=deployer)
+        st.setClass(7, (0, WEIGHT, 0), sender=deployer)
     with reverts(st.InvalidParameter, name="weight"):
-        st.setClass(7, MIN_BOND, 0, sender=deployer)
+        st.setClass(7, (MIN_BOND, 0, MIN_BOND // 10), sender=deployer)
     with reverts(st.InvalidParameter, name="weight"):
-        st.setClass(7, MIN_BOND, 1_000_001, sender=deployer)
+        st.setClass(7, (MIN_BOND, 1_000_001, MIN_BOND // 10), sender=deployer)
     with reverts(st.AccessControlUnauthorizedAccount, account=alice, neededRole=ADMIN_ROLE):
-        st.setClass(7, MIN_BOND, WEIGHT, sender=alice)
+        st.setClass(7, (MIN_BOND, WEIGHT, MIN_BOND // 10), sender=alice)
     assert not st.classes(7).exists
-    tx = st.setClass(7, 1, 1_000_000, sender=deployer)
-    assert logs(tx, st.ClassSet) == [{"classId": 7, "minBond": 1, "weight": 1_000_000}]
+    with reverts(st.InvalidParameter, name="maxBounty"):
+        st.setClass(7, (MIN_BOND, WEIGHT, MIN_BOND + 1), sender=deployer)
+    tx = st.setClass(7, (1, 1_000_000, 1), sender=deployer)
+    assert logs(tx, st.ClassSet) == [
+        {"classId": 7, "minBond": 1, "weight": 1_000_000, "maxBounty": 1}]
     c = st.classes(7)
-    assert (c.minBond, c.weight, c.active, c.exists) == (1, 1_000_000, 0, True)
+    assert (c.minBond, c.weight, c.active, c.exists, c.maxBounty) == (1, 1_000_000, 0, True, 1)
 
 
 def test_set_class_weight_change_rule(chain, system, deployer, alice, operator):
     st = system.staking
-    st.setClass(CLASS_ID, MIN_BOND, WEIGHT * 2, sender=deployer)  # no Active device: allowed
-    st.setClass(CLASS_ID, MIN_BOND, WEIGHT, sender=deployer)
+    # no Active device: allowed
+    st.setClass(CLASS_ID, (MIN_BOND, WEIGHT * 2, MIN_BOND // 10), sender=deployer)
+    st.setClass(CLASS_ID, (MIN_BOND, WEIGHT, MIN_BOND // 10), sender=deployer)
     device = pocps.activate(chain, system, alice, operator)
     assert st.classes(CLASS_ID).active == 1
     with reverts(st.InvalidParameter, name="weight"):
-        st.setClass(CLASS_ID, MIN_BOND, WEIGHT + 1, sender=deployer)
-    st.setClass(CLASS_ID, 2 * MIN_BOND, WEIGHT, sender=deployer)  # same weight, new bond: fine
+        st.setClass(CLASS_ID, (MIN_BOND, WEIGHT + 1, MIN_BOND // 10), sender=deployer)
+    # same weight, new bond: fine
+    st.setClass(CLASS_ID, (2 * MIN_BOND, WEIGHT, 2 * MIN_BOND // 10), sender=deployer)
     assert st.classes(CLASS_ID).minBond == 2 * MIN_BOND
     assert st.getDevice(device).bond == MIN_BOND  # existing bonds are untouched
     st.declareMaintenance(device, 1, sender=alice)  # leaves the Active set
     assert st.classes(CLASS_ID).active == 0
-    st.setClass(CLASS_ID, MIN_BOND, WEIGHT + 1, sender=deployer)
+    st.setClass(CLASS_ID, (MIN_BOND, WEIGHT + 1, MIN_BOND // 10), sender=deployer)
     assert st.classes(CLASS_ID).weight == WEIGHT + 1
 
 
@@ -343,7 +377,7 @@ def test_maintenance_stops_rewards_and_needs_a_new_proof(chain, system, alice, b
     tx = st.declareMaintenance(device, 2, sender=alice)
     m = tx.block_number
     owed = emitted(m, genesis) - emitted(b_act, genesis)  # alone: the whole emission
-    assert st.getDevice(device).rewards == owed
+    assert st.unvested(device) == owed and st.earned(device) == 0  # no pass since activation
     assert st.classes(CLASS_ID).active == 0 and st.totalWeight() == 0
     assert [st.challengeInfo(device, x).mode for x in range(e, e + 5)] == [
         SAMPLED, EXEMPT, EXEMPT, ALWAYS, ALWAYS]
@@ -359,7 +393,8 @@ def test_maintenance_stops_rewards_and_needs_a_new_proof(chain, system, alice, b
         v.reportMissed(device, e + 1, sender=bob)
     v.checkpoint(sender=bob)
     assert not v.isChallenged(device, e + 2)
-    assert st.earned(device) == owed  # frozen while in maintenance
+    # frozen while in maintenance; the activation proof of e vested e's rewards once e ended
+    assert st.earned(device) == owed and st.unvested(device) == 0
     # epoch e+3: maintenance over, still not Active until it proves
     pocps.goto_epoch(chain, system, e + 3)
     v.checkpoint(sender=bob)
@@ -373,7 +408,9 @@ def test_maintenance_stops_rewards_and_needs_a_new_proof(chain, system, alice, b
     supply = system.token.totalSupply()
     before = system.token.balanceOf(alice)
     ctx = st.claim(device, sender=alice)
-    amount = owed + emitted(ctx.block_number, genesis) - emitted(otx.block_number, genesis)
+    amount = owed  # vested; what accrued since the re-activation is not (yet)
+    assert st.unvested(device) == emitted(ctx.block_number, genesis) - emitted(
+        otx.block_number, genesis)
     assert ctx.return_value == amount
     assert system.token.balanceOf(alice) == before + amount
     assert system.token.totalSupply() == supply + amount
@@ -423,7 +460,7 @@ def test_unjail_tops_up_to_min_bond(chain, system, as_verifier, deployer, alice,
     with reverts(st.UnjailTooEarly, deviceId=device, fromEpoch=st.currentEpoch() + 1):
         st.unjail(device, sender=alice)
     chain.mine(EPOCH_BLOCKS)
-    st.setClass(CLASS_ID, MIN_BOND // 2, WEIGHT, sender=deployer)
+    st.setClass(CLASS_ID, (MIN_BOND // 2, WEIGHT, MIN_BOND // 2 // 10), sender=deployer)
     before = token.balanceOf(alice)
     tx = st.unjail(device, sender=alice)
     assert logs(tx, st.DeviceUnjailed) == [{"deviceId": device, "topUp": 0}]
@@ -471,23 +508,25 @@ def test_deregister_withdraw_frees_fingerprint(chain, system, alice, bob, operat
 
 
 def test_deregister_active_stops_rewards(chain, system, alice, operator):
+    """Leaving stops accrual; the still-owed epoch, proved, vests what was earned."""
     st = system.staking
     genesis = st.genesisBlock()
     [(device, b_act)] = activate_pair(chain, system, [alice], operator)
     e = st.currentEpoch()
     tx = st.deregister(device, sender=alice)
     owed = emitted(tx.block_number, genesis) - emitted(b_act, genesis)
-    assert st.getDevice(device).rewards == owed
+    assert st.unvested(device) == owed and st.earned(device) == 0
     assert st.classes(CLASS_ID).active == 0 and st.totalWeight() == 0
     assert st.challengeInfo(device, e).mode == SAMPLED  # the current epoch is still owed
     assert st.challengeInfo(device, e + 1).mode == EXEMPT
-    chain.mine(5)
-    assert st.earned(device) == owed
+    with reverts(st.NothingToClaim, deviceId=device):
+        st.claim(device, sender=alice)
+    # activate_pair proved epoch e: once e is over, the pass vests up to e's end (>= the exit)
+    pocps.next_epoch(chain, system)
+    assert st.earned(device) == owed and st.unvested(device) == 0
     assert st.claim(device, sender=alice).return_value == owed
     with reverts(st.NothingToClaim, deviceId=device):
         st.claim(device, sender=alice)
-
-
 def test_exiting_stays_slashable_for_an_earlier_miss(chain, system, alice, bob, operator):
     st, v, token = system.staking, system.verifier, system.token
     pocps.set_proof_class(system, challengeBps=10_000)
@@ -551,51 +590,48 @@ def test_two_devices_share_emission_by_weight(chain, system, alice, bob, operato
     e = lambda b: emitted(b, genesis)  # noqa: E731
     with reverts(st.NotDeviceOwner, deviceId=dev_a, caller=operator):
         st.claim(dev_a, sender=operator)
+    head = chain.blocks.head.number
+    # in words: A alone gets everything between the activations, then each gets half
+    assert accrued(st, dev_a) == (e(b_b) - e(b_a)) + (e(head) - e(b_b)) // 2
+    assert accrued(st, dev_b) == (e(head) - e(b_b)) // 2
+    # Both passed the activation epoch: once it is over, what they earned in it vests.
+    p = pocps.next_epoch(chain, system)
+    end = pocps.epoch_start(system, p)
     supply, a_before, b_before = token.totalSupply(), token.balanceOf(alice), token.balanceOf(bob)
     tx_a = st.claim(dev_a, sender=alice)
-    c_a = tx_a.block_number
-    chain.mine(4)
     tx_b = st.claim(dev_b, sender=bob)
-    c_b = tx_b.block_number
-    # replay the accumulator
     rpw1 = (e(b_b) - e(b_a)) * UNIT // WEIGHT
-    rpw2 = rpw1 + (e(c_a) - e(b_b)) * UNIT // (2 * WEIGHT)
-    rpw3 = rpw2 + (e(c_b) - e(c_a)) * UNIT // (2 * WEIGHT)
-    want_a = WEIGHT * rpw2 // UNIT
-    want_b = WEIGHT * (rpw3 - rpw1) // UNIT
+    rpw_end = rpw1 + (e(end) - e(b_b)) * UNIT // (2 * WEIGHT)
+    want_a = WEIGHT * rpw_end // UNIT
+    want_b = WEIGHT * (rpw_end - rpw1) // UNIT
     assert tx_a.return_value == want_a and tx_b.return_value == want_b
-    # in words: A alone gets everything between the activations, then each gets half
-    assert want_a == (b_b - b_a) * REWARD_PER_BLOCK + (c_a - b_b) * REWARD_PER_BLOCK // 2
-    assert want_b == (c_b - b_b) * REWARD_PER_BLOCK // 2
+    assert st.rewardPerWeightAtEpoch(p) == rpw_end
     assert logs(tx_a, st.RewardsClaimed) == [
         {"deviceId": dev_a, "owner": alice.address, "amount": want_a}]
     assert token.balanceOf(alice) == a_before + want_a
     assert token.balanceOf(bob) == b_before + want_b
     assert token.totalSupply() == supply + want_a + want_b
     assert st.totalMinted() == want_a + want_b
-    assert st.rewardPerWeight() == rpw3
-    assert st.emissionAccounted() == e(c_b) and st.lastRewardBlock() == c_b
     assert st.getDevice(dev_a).rewards == 0
-    assert st.getDevice(dev_a).rewardPerWeightPaid == rpw2
-    head = chain.blocks.head.number
-    assert st.earned(dev_a) == WEIGHT * (rpw3 + (e(head) - e(c_b)) * UNIT // (2 * WEIGHT)
-                                         - rpw2) // UNIT
-
-
+    # after the claims: what accrued since the end of the passed epoch is unvested
+    c_b = tx_b.block_number
+    rpw_now = rpw1 + (e(c_b) - e(b_b)) * UNIT // (2 * WEIGHT)
+    assert st.rewardPerWeight() == rpw_now and st.lastRewardBlock() == c_b
+    assert st.unvested(dev_b) == WEIGHT * (rpw_now - rpw_end) // UNIT
 def test_claim_nothing(chain, system, as_verifier, alice, operator):
     st = system.staking
     pending = pocps.register(system, alice, operator)
     with reverts(st.NothingToClaim, deviceId=pending):
         st.claim(pending, sender=alice)
     [(device, _)] = activate_pair(chain, system, [alice], operator)
-    jail(system, as_verifier, device)  # a slash keeps the rewards earned until then
-    owed = st.getDevice(device).rewards
-    assert owed > 0
+    pocps.next_epoch(chain, system)  # the activation epoch ends: its rewards vest
+    chain.mine(3)
+    jail(system, as_verifier, device)  # a slash keeps the vested rewards, forfeits the rest
+    owed = st.earned(device)
+    assert owed > 0 and st.unvested(device) == 0
     assert st.claim(device, sender=alice).return_value == owed
     with reverts(st.NothingToClaim, deviceId=device):
         st.claim(device, sender=alice)
-
-
 def test_halving(project, chain, deployer, alice, operator):
     halving = 40
     s = deploy_system(project, chain, deployer, with_pool=False, halvingBlocks=halving)
@@ -611,10 +647,11 @@ def test_halving(project, chain, deployer, alice, operator):
     assert st.emittedUntil(g + 10**9) == sum(halving * (r >> i) for i in range(64))
     [(device, b_act)] = activate_pair(chain, s, [alice], operator)
     assert b_act < g + halving
-    pocps.goto_block(chain, g + 2 * halving + 5)
+    pocps.goto_block(chain, g + 2 * halving + 6)  # views run at the head: g + 2h + 5
+    assert accrued(st, device) == (g + halving - b_act) * r + halving * (r // 2) + 5 * (r // 4)
+    end = vest(chain, s, device, operator)
     tx = st.claim(device, sender=alice)
-    assert tx.block_number == g + 2 * halving + 5
-    want = ((g + halving - b_act) * r + halving * (r // 2) + 5 * (r // 4))
+    want = emitted(end, g, halving=halving) - emitted(b_act, g, halving=halving)
     assert tx.return_value == want
     assert s.token.balanceOf(alice) >= want
 
@@ -631,6 +668,7 @@ def test_emission_cap(project, chain, deployer, alice, operator):
     [(device, b_act)] = activate_pair(chain, s, [alice], operator)
     assert b_act < g + 40
     pocps.goto_block(chain, g + 60)
+    vest(chain, s, device, operator)
     supply = token.totalSupply()
     tx = st.claim(device, sender=alice)
     want = cap - (b_act - g) * REWARD_PER_BLOCK  # what was left after the forfeited start
@@ -674,10 +712,14 @@ def test_activate_states(chain, system, as_verifier, alice, operator):
     with reverts(st.WrongState, deviceId=device, state=JAILED):
         st.activate(device, sender=as_verifier)
     st.deregister(device, sender=alice)
-    with reverts(st.WrongState, deviceId=device, state=EXITING):
-        st.activate(device, sender=as_verifier)
+    tx = st.activate(device, sender=as_verifier)  # an owed proof of an Exiting device: no-op
+    assert logs(tx, st.DeviceActivated) == [] and st.getDevice(device).state == EXITING
     maint = pocps.register(system, alice, operator)
-    st.declareMaintenance(maint, 1, sender=alice)
+    e = st.currentEpoch()
+    st.declareMaintenance(maint, 1, sender=alice)  # exempt e+1, proves again from e+2
+    tx = st.activate(maint, sender=as_verifier)  # the proof of e, still owed: no state change
+    assert logs(tx, st.DeviceActivated) == [] and st.getDevice(maint).state == MAINTENANCE
+    pocps.goto_epoch(chain, system, e + 2)
     st.activate(maint, sender=as_verifier)  # Maintenance -> Active is allowed
     assert st.getDevice(maint).state == ACTIVE
 
@@ -728,7 +770,9 @@ def test_slash_active_leaves_rewards(chain, system, as_verifier, alice, operator
     tx = jail(system, as_verifier, device)
     assert st.activeCount(CLASS_ID) == 0 and st.totalWeight() == 0
     owed = emitted(tx.block_number, genesis) - emitted(b_act, genesis)
-    assert st.getDevice(device).rewards == owed == st.earned(device)
+    # nothing had vested yet (the activation epoch is not over): all of it is forfeited
+    assert logs(tx, st.RewardsForfeited) == [{"deviceId": device, "amount": owed}]
+    assert st.earned(device) == 0 == st.unvested(device) and st.totalForfeited() == owed
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hst
 
 from pinfi import protocol as proto
+from pinfi.types import ProofStatus
 from pinfi_dev.deploy import deploy_protocol, proof_params
 from tests.support import pocps
 from tests.support.constants import (
@@ -28,7 +29,7 @@ from tests.support.constants import (
 from tests.support.pocps import ADMIN_ROLE, logs, reverts
 
 ZERO = "0x" + "00" * 20
-NONE_, COMMITTED, OPENED, SLASHED = range(4)
+NONE_, COMMITTED, OPENED, SLASHED, MISSED = (int(s) for s in ProofStatus)
 PENDING, ACTIVE, JAILED = 1, 2, 3
 N, LEAF, K = TEST_CLASS["n"], TEST_CLASS["leaf"], TEST_CLASS["k"]
 CW, OW, DW = TEST_CLASS["commitWindow"], TEST_CLASS["openWindow"], TEST_CLASS["disputeWindow"]
@@ -98,9 +99,9 @@ def test_constructor_and_wiring(project, system, deployer):
     assert v.hasRole(ADMIN_ROLE, deployer)
     assert v.pool() == ZERO
     with reverts(project.PoCPSVerifier.ZeroAddress):
-        project.PoCPSVerifier.deploy(ZERO, deployer, sender=deployer)
+        project.PoCPSVerifier.deploy(ZERO, 30, deployer, sender=deployer)
     with reverts(project.PoCPSVerifier.ZeroAddress):
-        project.PoCPSVerifier.deploy(st, ZERO, sender=deployer)
+        project.PoCPSVerifier.deploy(st, 30, ZERO, sender=deployer)
 
 
 def test_set_pool_once(system, deployer, alice, pool_key):
@@ -121,7 +122,7 @@ def test_force_challenge(chain, system, deployer, alice, bob, operator, pool_key
         v.forceChallenge(1, 1, sender=alice)
     v.setPool(pool_key, sender=deployer)
     device = pocps.activate(chain, system, alice, operator)
-    pocps.set_proof_class(system, challengeBps=0)  # Active devices are never sampled
+    pocps.set_proof_class(system, challengeBps=1)  # Active devices (almost) never sampled
     a = st.currentEpoch()
     assert not v.isChallenged(device, a)
     for caller in (alice, deployer, operator):
@@ -157,12 +158,12 @@ BAD_CLASSES = [
     ({"leaf": 3}, "leaf"),
     ({"k": 0}, "k"), ({"k": 128}, "k"), ({"k": 3}, "k"),
     ({"n": 16, "leaf": 16, "k": 32, "c": 1}, "k"),  # more samples than the 16 leaves
-    ({"c": 5}, "c"),
+    ({"c": 5}, "c"), ({"c": 0}, "c"),
     ({"commitWindow": 0}, "commitWindow"), ({"commitWindow": 1}, "commitWindow"),
     ({"openWindow": 0}, "openWindow"),
     ({"disputeWindow": 0}, "disputeWindow"),
     ({"commitWindow": 7, "openWindow": 7, "disputeWindow": 7}, "windows"),
-    ({"challengeBps": 10_001}, "challengeBps"),
+    ({"challengeBps": 10_001}, "challengeBps"), ({"challengeBps": 0}, "challengeBps"),
     ({"missSlashBps": 0}, "missSlashBps"), ({"missSlashBps": 10_001}, "missSlashBps"),
     ({"fraudSlashBps": 10_001}, "fraudSlashBps"), ({"fraudSlashBps": 999}, "fraudSlashBps"),
 ]
@@ -194,11 +195,11 @@ def test_set_class_accepts_bounds(system, deployer, alice):
     assert (p.challengeBps, p.missSlashBps, p.fraudSlashBps) == (10_000, 10_000, 10_000)
     [ev] = logs(tx, v.ClassSet)
     assert ev["classId"] == 5 and tuple(ev["params"])[:6] == (65_536, 1024, 64, 64, 22, 16)
-    small = {**TEST_CLASS, "n": 16, "leaf": 16, "k": 16, "c": 0, "fraudSlashBps": 1_000,
-             "commitWindow": 2}
-    v.setClass(6, proof_params(small), sender=deployer)  # k == leaves, c == 0, fraud == miss
+    small = {**TEST_CLASS, "n": 16, "leaf": 16, "k": 16, "c": 1, "fraudSlashBps": 1_000,
+             "commitWindow": 2, "challengeBps": 1}
+    v.setClass(6, proof_params(small), sender=deployer)  # k == leaves, c == 1, fraud == miss
     p = v.classParams(6)
-    assert (p.n, p.leaf, p.k, p.c, p.logLeaves, p.logStratum) == (16, 16, 16, 0, 4, 0)
+    assert (p.n, p.leaf, p.k, p.c, p.logLeaves, p.logStratum) == (16, 16, 16, 1, 4, 0)
     p = v.classParams(CLASS_ID)
     assert (p.n, p.leaf, p.k, p.c, p.logLeaves, p.logStratum) == (
         N, LEAF, K, TEST_CLASS["c"], LOG_LEAVES, LOG_STRATUM)
@@ -208,7 +209,7 @@ def test_set_class_open_plus_dispute_bound(project, chain, deployer):
     """The dispute recomputes samples from blockhash(commitBlock): open + dispute <= 255."""
     token = project.PinToken.deploy(10**27, 0, deployer, deployer, sender=deployer)
     st = project.Staking.deploy(token, 0, 300, 600, 1, 10, 0, 0, deployer, sender=deployer)
-    v = project.PoCPSVerifier.deploy(st, deployer, sender=deployer)
+    v = project.PoCPSVerifier.deploy(st, 30, deployer, sender=deployer)
     ok = {**TEST_CLASS, "commitWindow": 10, "openWindow": 200, "disputeWindow": 55}
     v.setClass(1, proof_params(ok), sender=deployer)
     assert v.classParams(1).disputeWindow == 55
@@ -326,20 +327,20 @@ def test_commit_errors(chain, system, alice, bob, operator):
 
 def test_commit_not_selected(chain, system, alice, bob, operator):
     v = system.verifier
+    """A committed Active device whose commitment is not drawn for opening is present: no miss
+    to report (opening it anyway is allowed: it vests)."""
     device = pocps.activate(chain, system, alice, operator)
-    e = pocps.selected_epoch(chain, system, device, want=False)
-    assert not v.isChallenged(device, e)
+    e, _, _ = pocps.selected_epoch(chain, system, device, operator, want=False)
+    assert not v.mustOpen(device, e) and v.mustCommit(device, e)
+    pocps.goto_block(chain, start(system, e) + CW + OW + 1)
     with reverts(v.NotSelected, deviceId=device, epoch=e):
-        v.commit(device, e, b"\x01" * 32, sender=operator)
-    pocps.goto_epoch(chain, system, e, offset=CW)
-    with reverts(v.NotSelected, deviceId=device, epoch=e):  # and no miss to report
         v.reportMissed(device, e, sender=bob)
 
 
 def test_unknown_class(chain, system, deployer, alice, bob, operator):
     """A class known to Staking but not to the verifier."""
     v = system.verifier
-    system.staking.setClass(2, MIN_BOND, WEIGHT, sender=deployer)
+    system.staking.setClass(2, (MIN_BOND, WEIGHT, MIN_BOND // 10), sender=deployer)
     device = pocps.register(system, alice, operator, class_id=2)
     e = pocps.next_epoch(chain, system)
     v.checkpoint(sender=bob)
@@ -363,6 +364,7 @@ def test_open_activates_pending(chain, system, alice, operator):
     tree, ctx = pocps.commit(chain, system, device, operator)
     leaves, proof, picks = pocps.opening(chain, tree, ctx.block_number)
     assert len(leaves) == K * LEAF * 4 and len(proof) == K * LOG_STRATUM
+    pocps.after_deadline(chain, system, e)
     otx = v.open(device, e, leaves, proof, sender=operator)
     sseed = proto.sample_seed(pocps.blockhash(chain, ctx.block_number), tree.root)
     assert logs(otx, v.Opened) == [{"deviceId": device, "epoch": e, "sampleSeed": sseed}]
@@ -386,12 +388,13 @@ def test_open_errors(chain, system, alice, bob, operator):
     tree, ctx = pocps.commit(chain, system, d1, operator)
     c1 = ctx.block_number
     leaves, proof, _ = opening_for(chain, tree, c1)
-    # same block as the commit: seen through a call at the head (see also the next test)
-    pocps.call_reverts(v.OpenTooEarly, v.open, d1, e, leaves, proof, sender=operator,
-                       deviceId=d1, epoch=e)
     tree2, ctx2 = pocps.commit(chain, system, d2, operator)
     c2 = ctx2.block_number
-    # inside the window (c1 + 2 .. c1 + 5): the calldata checks
+    dl = start(system, e) + CW  # the commit deadline: openings start after it
+    pocps.goto_block(chain, dl)
+    with reverts(v.OpenTooEarly, deviceId=d1, epoch=e):  # at the deadline itself
+        v.open(d1, e, leaves, proof, sender=operator)
+    # inside the window (dl + 1 .. dl + OW): the calldata checks
     with reverts(v.BadLength, leavesLength=len(leaves) - 4, proofLength=len(proof)):
         v.open(d1, e, leaves[:-4], proof, sender=operator)
     with reverts(v.BadLength, leavesLength=len(leaves), proofLength=len(proof) + 1):
@@ -402,17 +405,17 @@ def test_open_errors(chain, system, alice, bob, operator):
     bad[LOG_STRATUM + 2] = flip(bytes(bad[LOG_STRATUM + 2]), 0)
     with reverts(v.BadProof, deviceId=d1, epoch=e):  # one path node
         v.open(d1, e, leaves, bad, sender=operator)
-    assert chain.blocks.head.number == c1 + OW - 1
+    pocps.goto_block(chain, dl + OW)
     otx = v.open(d1, e, leaves, proof, sender=operator)  # the last block of the window
-    assert otx.block_number == c1 + OW
+    assert otx.block_number == dl + OW
     with reverts(v.AlreadyOpened, deviceId=d1, epoch=e):  # replay
         v.open(d1, e, leaves, proof, sender=operator)
     with reverts(v.NotCommitted, deviceId=d1, epoch=e + 2):  # same slot, other epoch
         v.open(d1, e + 2, leaves, proof, sender=operator)
     # d2: window over
     leaves2, proof2, _ = opening_for(chain, tree2, c2)
-    assert chain.blocks.head.number + 1 > c2 + OW
-    with reverts(v.OpenWindowClosed, deviceId=d2, epoch=e, deadline=c2 + OW):
+    assert chain.blocks.head.number + 1 > dl + OW
+    with reverts(v.OpenWindowClosed, deviceId=d2, epoch=e, deadline=dl + OW):
         v.open(d2, e, leaves2, proof2, sender=operator)
     for caller in (alice, bob):  # checked before the window
         with reverts(v.NotOperator, deviceId=d2, caller=caller):
@@ -461,6 +464,7 @@ def test_proof_bound_to_device(chain, system, alice, operator):
     e = pocps.next_epoch(chain, system)
     tree_a, ctx_a = pocps.commit(chain, system, da, operator)
     tree_b, ctx_b = pocps.commit(chain, system, db, operator)
+    pocps.after_deadline(chain, system, e)
     # A's leaves at B's sample positions, and A's own opening, sent for B
     leaves, proof, _ = opening_for(chain, tree_a, ctx_b.block_number, picks_of=tree_b.root)
     with reverts(v.BadProof, deviceId=db, epoch=e):
@@ -479,11 +483,13 @@ def test_proof_bound_to_device(chain, system, alice, operator):
     supply = system.token.totalSupply()
     pocps.goto_block(chain, start(system, e2) + 2)
     tx = v.commit(dc, e2, tree_a2.root, sender=operator)  # dc is Pending: always challenged
+    pocps.after_deadline(chain, system, e2)
     leaves, proof, picks = opening_for(chain, tree_a2, tx.block_number)
     otx = v.open(dc, e2, leaves, proof, sender=operator)
     [ev] = logs(otx, v.FraudProven)
-    li, ei = picks[0]
-    assert (ev["deviceId"], ev["q"], ev["entry"], ev["slashed"]) == (dc, 0, ei, FRAUD_SLASH)
+    [q] = pocps.checked_strata(chain, tree_a2, tx.block_number)
+    li, ei = picks[q]
+    assert (ev["deviceId"], ev["q"], ev["entry"], ev["slashed"]) == (dc, q, ei, FRAUD_SLASH)
     assert ev["claimed"] == honest_entry(system, da, e2, li, ei)
     assert ev["expected"] == honest_entry(system, dc, e2, li, ei) != ev["claimed"]
     assert st.getDevice(dc).state == JAILED
@@ -499,11 +505,13 @@ def test_proof_bound_to_epoch(chain, system, alice, operator):
     e = pocps.next_epoch(chain, system)
     tree, ctx = pocps.commit(chain, system, device, operator)
     leaves, proof, _ = opening_for(chain, tree, ctx.block_number)
+    pocps.after_deadline(chain, system, e)
     v.open(device, e, leaves, proof, sender=operator)
     with reverts(v.AlreadyOpened, deviceId=device, epoch=e):
         v.open(device, e, leaves, proof, sender=operator)
     e1 = pocps.next_epoch(chain, system)
     tree1, ctx1 = pocps.commit(chain, system, device, operator)
+    pocps.after_deadline(chain, system, e1)
     assert tree1.root != tree.root
     with reverts(v.BadProof, deviceId=device, epoch=e1):
         v.open(device, e1, leaves, proof, sender=operator)
@@ -525,6 +533,7 @@ def test_proof_bound_to_operator(chain, system, alice, operator, keeper):
     e = pocps.next_epoch(chain, system)
     tree, ctx = pocps.commit(chain, system, device, operator)
     leaves, proof, _ = opening_for(chain, tree, ctx.block_number)
+    pocps.after_deadline(chain, system, e)
     st.setOperator(device, keeper, sender=alice)
     for caller in (operator, alice):
         with reverts(v.NotOperator, deviceId=device, caller=caller):
@@ -534,29 +543,27 @@ def test_proof_bound_to_operator(chain, system, alice, operator, keeper):
 
 
 def test_fraud_at_open(chain, system, alice, bob, operator):
-    """Only the recomputed sample's stratum is wrong: the opening convicts itself; the whole
-    fraud slash is burned (no bounty) and the device is jailed."""
+    """Only the stratum the contract recomputes is wrong: the opening convicts itself; the
+    whole fraud slash is burned (no bounty) and the device is jailed."""
     v, st, token = system.verifier, system.staking, system.token
     device = pocps.register(system, alice, operator)
     e = pocps.next_epoch(chain, system)
-
-    def tamper(c):  # stratum 0 = leaves 0..63 = rows 0..15: wherever sample 0 lands
-        c[:16, :] += 1
-
-    tree, ctx = pocps.commit(chain, system, device, operator, tamper=tamper)
+    honest = pocps.tree_for(system, device, e)
+    # The check is drawn from the commit block's hash: every stratum is tampered, and only the
+    # checked stratum's sample is compared below.
+    tree, ctx = pocps.commit(chain, system, device, operator, tamper=lambda c: c.__iadd__(1))
+    pocps.after_deadline(chain, system, e)
     leaves, proof, picks = opening_for(chain, tree, ctx.block_number)
-    assert picks[0][0] < 64 <= picks[1][0]
-    for q in range(1, K):  # the other opened leaves are honest
-        li, ei = picks[q]
-        assert proto.opened_entry(leaves, LEAF, q, ei) == honest_entry(system, device, e, li, ei)
+    [q] = pocps.checked_strata(chain, tree, ctx.block_number)
+    assert honest.root != tree.root
     watch = [alice, bob, operator, st]
     before = [token.balanceOf(a) for a in watch]
     supply = token.totalSupply()
     otx = v.open(device, e, leaves, proof, sender=operator)
-    li, ei = picks[0]
+    li, ei = picks[q]
     expected = honest_entry(system, device, e, li, ei)
     assert logs(otx, v.FraudProven) == [{
-        "deviceId": device, "epoch": e, "reporter": ZERO, "q": 0, "entry": ei,
+        "deviceId": device, "epoch": e, "reporter": ZERO, "q": q, "entry": ei,
         "claimed": expected + 1, "expected": expected, "slashed": FRAUD_SLASH}]
     assert logs(otx, st.DeviceSlashed) == [{
         "deviceId": device, "reporter": ZERO, "slashed": FRAUD_SLASH, "bounty": 0,
@@ -569,9 +576,10 @@ def test_fraud_at_open(chain, system, alice, bob, operator):
     assert v.proofStatus(device, e) == SLASHED
     with reverts(v.AlreadyOpened, deviceId=device, epoch=e):
         v.open(device, e, leaves, proof, sender=operator)
+    other = (q + 1) % K
     with reverts(v.NotOpened, deviceId=device, epoch=e):
-        v.dispute(device, e, 1, 0, tree.leaf_bytes(picks[1][0]), tree.path(picks[1][0]),
-                  sender=bob)
+        v.dispute(device, e, other, 0, tree.leaf_bytes(picks[other][0]),
+                  tree.path(picks[other][0]), sender=bob)
     e1 = pocps.next_epoch(chain, system)
     v.checkpoint(sender=bob)
     with reverts(v.NotSelected, deviceId=device, epoch=e1):  # jailed: no more challenges
@@ -585,16 +593,17 @@ def test_fraud_at_open(chain, system, alice, bob, operator):
 
 def test_dispute_proves_fraud_outside_the_recomputed_sample(chain, system, alice, carol,
                                                             operator):
-    """Every entry wrong except stratum 0's: sample 0 (recomputed at open) passes, a dispute of
-    sample 1 convicts; the disputer gets the bounty, the rest is burned."""
+    """Every entry wrong except stratum 0's, and the on-chain check falls on stratum 0: the
+    opening passes, a dispute of sample 1 convicts; the disputer gets the bounty, the rest is
+    burned."""
     v, st, token = system.verifier, system.staking, system.token
-    device = pocps.register(system, alice, operator)
-    e = pocps.next_epoch(chain, system)
 
     def tamper(c):
-        c[16:, :] += 1
+        c[pocps.stratum_rows(1).start:, :] += 1
 
-    tree, ctx = pocps.commit(chain, system, device, operator, tamper=tamper)
+    # Only stratum 0 is right: wait for an opening whose on-chain check falls there.
+    device, e, tree, ctx = pocps.commit_until_checked(chain, system, alice, operator, {0}, tamper)
+    pocps.after_deadline(chain, system, e)
     leaves, proof, picks = opening_for(chain, tree, ctx.block_number)
     otx = v.open(device, e, leaves, proof, sender=operator)
     assert logs(otx, v.FraudProven) == [] and st.getDevice(device).state == ACTIVE
@@ -614,7 +623,7 @@ def test_dispute_proves_fraud_outside_the_recomputed_sample(chain, system, alice
     assert token.totalSupply() == supply - (FRAUD_SLASH - bounty)
     d = st.getDevice(device)
     assert (d.state, d.bond) == (JAILED, MIN_BOND - FRAUD_SLASH)
-    assert st.activeCount(CLASS_ID) == 0 and st.totalWeight() == 0
+    assert st.getDevice(device).state == JAILED
     assert v.proofStatus(device, e) == SLASHED
     leaf2, path2, ei2 = pocps.dispute_calldata(tree, picks, 2)
     with reverts(v.NotOpened, deviceId=device, epoch=e):  # one conviction per proof
@@ -679,6 +688,8 @@ def test_dispute_every_honest_sample_is_no_fraud(chain, system, alice, bob, oper
 
 
 def test_report_missed(chain, system, alice, bob, operator):
+    """A first miss is a grace miss (no slash, no bounty, the next epoch is owed); a second
+    miss within GRACE_EPOCHS is slashed and jailed, the reporter paid the bounty."""
     v, st, token = system.verifier, system.staking, system.token
     pocps.set_proof_class(system, challengeBps=10_000)  # `honest` stays challenged once Active
     silent, late = two_pending(system, alice, operator)
@@ -688,13 +699,36 @@ def test_report_missed(chain, system, alice, bob, operator):
         v.reportMissed(silent, r + 1, sender=bob)
     with reverts(v.NotSelected, deviceId=silent, epoch=r):  # registered in r: owes from r + 1
         v.reportMissed(silent, r, sender=bob)
+    # Epoch e: silent and late miss for the first time (grace).
+    e0 = pocps.next_epoch(chain, system)
+    s00 = start(system, e0)
+    with reverts(v.ReportTooEarly, deviceId=silent, epoch=e0, fromBlock=s00 + CW):
+        v.reportMissed(silent, e0, sender=bob)
+    pocps.commit(chain, system, late, operator)  # committed, never opened
+    tree_h, ctx_h = pocps.commit(chain, system, honest, operator)
+    pocps.goto_block(chain, s00 + CW)
+    supply, before = token.totalSupply(), token.balanceOf(bob)
+    tx = v.reportMissed(silent, e0, sender=bob)
+    assert logs(tx, v.GraceMiss) == [
+        {"deviceId": silent, "epoch": e0, "reporter": bob.address, "mustProveEpoch": e0 + 1}]
+    assert logs(tx, v.MissReported) == [] and logs(tx, st.DeviceSlashed) == []
+    assert (token.totalSupply(), token.balanceOf(bob)) == (supply, before)
+    d = st.getDevice(silent)
+    assert (d.state, d.bond) == (PENDING, MIN_BOND)
+    assert v.proofStatus(silent, e0) == MISSED and v.lastMissPlusOne(silent) == e0 + 1
+    with reverts(v.AlreadySlashed, deviceId=silent, epoch=e0):
+        v.reportMissed(silent, e0, sender=bob)
+    v.open(honest, e0, *pocps.opening(chain, tree_h, ctx_h.block_number)[:2], sender=operator)
+    pocps.goto_block(chain, s00 + CW + OW + 1)
+    v.reportMissed(late, e0, sender=bob)
+    assert st.getDevice(late).bond == MIN_BOND and v.proofStatus(late, e0) == MISSED
+    # Epoch e = e0 + 1: both miss again: slashed.
     e = pocps.next_epoch(chain, system)
     s0 = start(system, e)
-    with reverts(v.ReportTooEarly, deviceId=silent, epoch=e, fromBlock=s0 + CW):
-        v.reportMissed(silent, e, sender=bob)
-    _, ctx = pocps.commit(chain, system, late, operator)  # committed, never opened
-    c = ctx.block_number
-    pocps.prove(chain, system, honest, operator)
+    v.checkpoint(sender=bob)
+    assert v.isChallenged(silent, e) and v.owedEpochPlusOne(silent) == e + 1
+    pocps.commit(chain, system, late, operator)  # committed, never opened
+    honest_tree, honest_commit = pocps.commit(chain, system, honest, operator)
     pocps.goto_block(chain, s0 + CW)
     supply, before = token.totalSupply(), token.balanceOf(bob)
     tx = v.reportMissed(silent, e, sender=bob)
@@ -711,13 +745,15 @@ def test_report_missed(chain, system, alice, bob, operator):
     d = st.getDevice(silent)
     assert (d.state, d.bond) == (JAILED, MIN_BOND - MISS_SLASH)
     assert v.proofStatus(silent, e) == SLASHED and v.record(silent, e).epoch == e
+    v.open(honest, e, *pocps.opening(chain, honest_tree, honest_commit.block_number)[:2],
+           sender=operator)
     with reverts(v.NotMissed, deviceId=honest, epoch=e):
         v.reportMissed(honest, e, sender=bob)
-    pocps.goto_block(chain, c + OW)
-    with reverts(v.ReportTooEarly, deviceId=late, epoch=e, fromBlock=c + OW + 1):
+    pocps.goto_block(chain, s0 + CW + OW)
+    with reverts(v.ReportTooEarly, deviceId=late, epoch=e, fromBlock=s0 + CW + OW + 1):
         v.reportMissed(late, e, sender=bob)
     tx = v.reportMissed(late, e, sender=bob)
-    assert tx.block_number == c + OW + 1
+    assert tx.block_number == s0 + CW + OW + 1
     assert logs(tx, v.MissReported)[0]["slashed"] == MISS_SLASH
     assert v.proofStatus(late, e) == SLASHED
     assert st.getDevice(late).state == JAILED
@@ -727,7 +763,8 @@ def test_report_missed(chain, system, alice, bob, operator):
 
 
 def test_report_missed_already_slashed(chain, system, alice, bob, operator):
-    """Reported in the next epoch (the device was Active and sampled), twice: once only."""
+    """Reported in the next epoch (the device was Active and sampled), twice: once only. The
+    first miss is a grace miss: no bond is taken."""
     v, st = system.verifier, system.staking
     pocps.set_proof_class(system, challengeBps=10_000)
     silent = pocps.activate(chain, system, alice, operator)
@@ -737,10 +774,12 @@ def test_report_missed_already_slashed(chain, system, alice, bob, operator):
     pocps.goto_epoch(chain, system, e + 1)
     for device in (silent, late):
         v.reportMissed(device, e, sender=bob)
-        assert st.getDevice(device).bond == MIN_BOND - MISS_SLASH
+        assert st.getDevice(device).bond == MIN_BOND
+        assert v.proofStatus(device, e) == MISSED
         with reverts(v.AlreadySlashed, deviceId=device, epoch=e):
             v.reportMissed(device, e, sender=bob)
-        assert st.getDevice(device).bond == MIN_BOND - MISS_SLASH
+        assert st.getDevice(device).bond == MIN_BOND
+        assert st.getDevice(device).state == ACTIVE
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ REWARD_PER_BLOCK = LOCAL.reward_per_block
 HALVING_BLOCKS = LOCAL.halving_blocks
 MAX_EMISSION = LOCAL.max_emission
 BOUNTY_BPS = LOCAL.bounty_bps
+GRACE_EPOCHS = LOCAL.grace_epochs
 CLASS_ID = TEST.id
 MIN_BOND = TEST.min_bond
 WEIGHT = TEST.weight

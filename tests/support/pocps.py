@@ -74,11 +74,52 @@ def opening(chain, tree: proto.MerkleTree, commit_block: int) -> tuple[bytes, li
     return leaves, proof, picks
 
 
+def checked_strata(chain, tree: proto.MerkleTree, commit_block: int, k: int | None = None,
+                   c: int | None = None) -> list[int]:
+    """Strata whose samples `open` recomputes for a commit mined in `commit_block`."""
+    sseed = proto.sample_seed(blockhash(chain, commit_block), tree.root)
+    return proto.checked_strata(sseed, k or TEST_CLASS["k"], c or TEST_CLASS["c"])
+
+
+def stratum_rows(stratum: int) -> slice:
+    """Rows of C covered by one stratum of the test class (leaf-major, whole rows)."""
+    per = TEST_CLASS["n"] * TEST_CLASS["n"] // TEST_CLASS["k"] // TEST_CLASS["n"]
+    return slice(stratum * per, (stratum + 1) * per)
+
+
+def commit_until_checked(chain, system: System, owner, operator, want: set[int],
+                         tamper: Callable[[np.ndarray], None], tries: int = 40):
+    """Register fresh Pending devices and commit `tamper`ed trees, one per epoch, until the
+    on-chain check (drawn from the commit block's hash) falls in `want`. Devices whose check
+    falls elsewhere are left committed and unopened. Returns (device, epoch, tree, receipt)."""
+    for _ in range(tries):
+        device = register(system, owner, operator)
+        e = next_epoch(chain, system)
+        tree, tx = commit(chain, system, device, operator, tamper=tamper)
+        if set(checked_strata(chain, tree, tx.block_number)) <= want:
+            return device, e, tree, tx
+    raise AssertionError("the check never fell in the wanted strata")
+
+
+def commit_deadline(system: System, epoch: int, class_id: int = CLASS_ID) -> int:
+    """The commit deadline block of `epoch` (openings start after it)."""
+    return epoch_start(system, epoch) + int(system.verifier.paramsAt(class_id, epoch).commitWindow)
+
+
+def after_deadline(chain, system: System, epoch: int, class_id: int = CLASS_ID) -> None:
+    """Mine until the next block is the first one after the commit deadline (if not past)."""
+    target = commit_deadline(system, epoch, class_id) + 1
+    head = chain.blocks.head.number
+    if head + 1 < target:
+        chain.mine(target - head - 1)
+
+
 def prove(chain, system: System, device_id: int, operator, epoch: int | None = None,
           tamper: Callable[[np.ndarray], None] | None = None):
-    """Commit then open in the next block; returns (tree, open receipt, samples)."""
+    """Commit, wait for the commit deadline, open; returns (tree, open receipt, samples)."""
     tree, tx = commit(chain, system, device_id, operator, epoch, tamper)
     epoch = system.staking.currentEpoch() if epoch is None else epoch
+    after_deadline(chain, system, epoch)
     leaves, proof, picks = opening(chain, tree, tx.block_number)
     otx = system.verifier.open(device_id, epoch, leaves, proof, sender=operator)
     return tree, otx, picks
@@ -92,14 +133,17 @@ def activate(chain, system: System, owner, operator) -> int:
     return device_id
 
 
-def selected_epoch(chain, system: System, device_id: int, want: bool = True,
-                   limit: int = 40) -> int:
-    """Advance epoch by epoch until the device is (or is not) challenged; returns the epoch."""
+def selected_epoch(chain, system: System, device_id: int, operator, want: bool = True,
+                   limit: int = 40):
+    """Advance epoch by epoch, committing the device's honest root in each, until its
+    commitment is (or is not) drawn for opening. Returns (epoch, tree, commit receipt), the
+    chain just past the commit deadline (the draw is known)."""
     for _ in range(limit):
         e = next_epoch(chain, system)
-        system.verifier.checkpoint(sender=system.admin)
-        if bool(system.verifier.isChallenged(device_id, e)) == want:
-            return e
+        tree, tx = commit(chain, system, device_id, operator)
+        after_deadline(chain, system, e)
+        if bool(system.verifier.mustOpen(device_id, e)) == want:
+            return e, tree, tx
     raise AssertionError("selection never matched")
 
 
@@ -203,12 +247,24 @@ def call_reverts(error, method, *args, sender=None, block="latest", **inputs) ->
     return actual
 
 
-def set_proof_class(system: System, class_id: int = CLASS_ID, **overrides) -> None:
-    """Re-set the PoCPS parameters of `class_id` (TEST_CLASS patched by `overrides`)."""
+def set_proof_class(system: System, class_id: int = CLASS_ID, wait: bool = True,
+                    **overrides) -> int:
+    """Re-set the PoCPS parameters of `class_id` (TEST_CLASS patched by `overrides`).
+
+    A change of an existing class takes effect `CLASS_DELAY_EPOCHS` later; with `wait` this
+    mines up to the first block of that epoch (the next block mined is its start + 1, as after
+    `goto_epoch`). Returns the epoch from which the parameters are in force.
+    """
+    from ape import chain
+
     from pinfi_dev.deploy import proof_params
 
-    system.verifier.setClass(class_id, proof_params({**TEST_CLASS, **overrides}),
-                             sender=system.admin)
+    tx = system.verifier.setClass(class_id, proof_params({**TEST_CLASS, **overrides}),
+                                  sender=system.admin)
+    from_epoch = int(tx.events[0].fromEpoch)
+    if wait and system.staking.currentEpoch() < from_epoch:
+        goto_epoch(chain, system, from_epoch)
+    return from_epoch
 
 
 def goto_block(chain, number: int) -> None:

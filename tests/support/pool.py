@@ -41,6 +41,7 @@ def activate_many(chain, system: System, owner, operator, n: int) -> list[int]:
         for d in batch:
             tree, tx = pocps.commit(chain, system, d, operator, e)
             commits.append((d, tree, tx.block_number))
+        pocps.after_deadline(chain, system, e)  # openings start after the commit deadline
         for d, tree, block in commits:
             leaves, proof, _ = pocps.opening(chain, tree, block)
             system.verifier.open(d, e, leaves, proof, sender=operator)

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IStaking} from "./IStaking.sol";
+
+/// @title IDissipativePool
+/// @notice Errors and events of the dissipative pool (docs/protocol.md#pool-api).
+interface IDissipativePool {
+
+    // ---------------------------------------------------------------- errors
+
+    /// @notice A zero address was given to the constructor.
+    error ZeroAddress();
+    /// @notice The token's cap does not fit in uint96 (amounts are stored as uint96).
+    error TokenCapTooLarge(uint256 cap);
+    /// @notice Class id 0 is reserved.
+    error ClassIdZero();
+    /// @notice The class has no pricing parameters.
+    error UnknownClass(uint16 classId);
+    /// @notice `pFloor` must be in [1, 2^96 - 1] and `p0` in [0, 2^96 - 1].
+    error PriceOutOfRange(uint128 value);
+    /// @notice `alpha` must be in (0, 4e18].
+    error AlphaOutOfRange(uint64 alpha);
+    /// @notice A basis-point parameter must be <= 10000.
+    error BpsOutOfRange(uint16 bps);
+    /// @notice `maxLeaseEpochs` must be in [1, 8760].
+    error MaxLeaseEpochsOutOfRange(uint32 maxLeaseEpochs);
+    /// @notice `downBond` must be in [1, 2^96 - 1].
+    error DownBondOutOfRange(uint128 downBond);
+    /// @notice The clock has not started (`block.number < genesisBlock`).
+    error BeforeGenesis(uint256 genesisBlock);
+    /// @notice `block.timestamp > deadline`.
+    error DeadlineExpired(uint256 deadline, uint256 timestamp);
+    /// @notice A lease or extension of zero epochs.
+    error ZeroEpochs();
+    /// @notice More epochs than the class allows (`max` is what may still be asked now).
+    error TooManyEpochs(uint256 epochs, uint256 max);
+    /// @notice The device is not Active in `Staking`.
+    error DeviceNotActive(uint256 deviceId, IStaking.DeviceState state);
+    /// @notice The device is under a live lease until `end`.
+    error DeviceBusy(uint256 deviceId, uint256 leaseId, uint256 end);
+    /// @notice Every Active device of the class is leased (`demand >= supply`).
+    error NoFreeDevice(uint16 classId, uint256 demand, uint256 supply);
+    /// @notice The price moved above the caller's limit.
+    error SlippageExceeded(uint256 cost, uint256 maxCost);
+    /// @notice An amount does not fit in uint96 (above any possible token supply).
+    error AmountTooLarge(uint256 amount);
+    /// @notice Too many leases of the class end in the same epoch (65535).
+    error ExpiryCountOverflow(uint16 classId, uint256 epoch);
+    /// @notice Only the lease's client may do this.
+    error NotClient(uint256 leaseId, address caller);
+    /// @notice The lease is stale, ended, terminated or unknown.
+    error LeaseNotLive(uint256 leaseId);
+    /// @notice A `reportDown` on the device awaits `resolveDown`.
+    error DownReportPending(uint256 deviceId, uint256 forcedEpoch);
+    /// @notice The lease has no pending `reportDown`.
+    error NoDownReport(uint256 leaseId);
+    /// @notice `resolveDown` must wait until `currentEpoch > forcedEpoch`.
+    error ResolveTooEarly(uint256 leaseId, uint256 forcedEpoch, uint256 currentEpoch);
+    /// @notice Only the device's owner (in `Staking`) may claim.
+    error NotDeviceOwner(uint256 deviceId, address caller);
+    /// @notice Nothing is released for the device yet.
+    error NothingToClaim(uint256 deviceId);
+    /// @notice Only `Staking` may report a device leaving the Active set.
+    error NotStaking(address caller);
+
+    // ---------------------------------------------------------------- events
+
+    /// @notice Pricing parameters of `classId` set (created or updated).
+    event ClassSet(
+        uint16 indexed classId,
+        uint128 pFloor,
+        uint128 p0,
+        uint64 alpha,
+        uint16 betaBps,
+        uint32 maxLeaseEpochs,
+        uint16 terminateFeeBps,
+        uint128 downBond
+    );
+    /// @notice A lease opened: `cost` paid, `burned` of it burned, the rest escrowed.
+    /// @param leaseId `(deviceId << 64) | nonce`.
+    /// @param startEpoch First leased epoch (the epoch of the transaction).
+    /// @param endEpoch First epoch not leased; also the lease's dispute epoch.
+    /// @param cost Tokens paid: `epochs * perEpoch`.
+    /// @param burned `cost * betaBps / 10000`, burned at once; `cost - burned` is escrowed.
+    /// @param jobSpec The client's opaque job description.
+    event LeaseOpened(
+        uint256 indexed leaseId,
+        uint256 indexed deviceId,
+        address indexed client,
+        uint16 classId,
+        uint256 startEpoch,
+        uint256 endEpoch,
+        uint256 cost,
+        uint256 burned,
+        bytes32 jobSpec
+    );
+    /// @notice A live lease extended by `epochs` to `endEpoch` for `cost`, of which `burned` burned.
+    event LeaseExtended(
+        uint256 indexed leaseId,
+        uint256 indexed deviceId,
+        address indexed client,
+        uint256 epochs,
+        uint256 endEpoch,
+        uint256 cost,
+        uint256 burned
+    );
+    /// @notice A lease terminated by its client in `epoch`: `refunded` paid back, `fee` burned.
+    event LeaseTerminated(
+        uint256 indexed leaseId, uint256 indexed deviceId, address indexed client, uint256 epoch, uint256 refunded, uint256 fee
+    );
+    /// @notice The leased device left the Active set (jailed, maintenance, deregistered) in
+    ///         `epoch`: the lease ended then, the client got `refunded` (unused epochs, no fee).
+    event LeaseEndedByProvider(
+        uint256 indexed leaseId, uint256 indexed deviceId, address indexed client, uint256 epoch, uint256 refunded
+    );
+    /// @notice A client reported the device down: it is challenged in `forcedEpoch`.
+    event DownReported(
+        uint256 indexed leaseId, uint256 indexed deviceId, address indexed client, uint256 forcedEpoch, uint256 bond
+    );
+    /// @notice A down report resolved. `passed`: the bond was credited to the device's owner;
+    ///         otherwise the client got the bond back plus `refund` (escrow) and the lease ended.
+    event DownResolved(
+        uint256 indexed leaseId, uint256 indexed deviceId, bool passed, uint256 bond, uint256 refund
+    );
+    /// @notice The device's owner withdrew `amount` of released escrow and won bonds.
+    event Claimed(uint256 indexed deviceId, address indexed owner, uint256 amount);
+}
