@@ -64,8 +64,7 @@ class ProofStatus(IntEnum):
     COMMITTED = 1
     OPENED = 2
     SLASHED = 3
-    MISSED = 4
-    MISSED = 4
+    MISSED = 4  # a grace miss: no bond slashed, the device owes the next epoch
 
     @property
     def label(self) -> str:

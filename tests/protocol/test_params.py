@@ -9,6 +9,7 @@ import pytest
 
 from pinfi import params
 from pinfi.params import ClassParams, NetworkParams, ParamsError, PoolPricing, ProofParams
+from pinfi.params.schema import DEFAULTS
 
 
 def test_shipped_file_is_valid_and_round_trips() -> None:
@@ -24,8 +25,11 @@ def test_shipped_file_is_valid_and_round_trips() -> None:
 
 def test_every_key_is_the_camel_case_of_its_attribute() -> None:
     raw = params.load_raw()
-    assert set(raw["classes"][0]) == set(params.CLASS_KEYS)
-    assert set(raw["network"]) == set(params.NETWORK_KEYS)
+    # A file may leave out the keys with a default (maxBounty, graceEpochs), no other.
+    defaulted = set(DEFAULTS)
+    assert set(raw["classes"][0]) | (defaulted & set(params.CLASS_KEYS)) == set(params.CLASS_KEYS)
+    assert set(raw["network"]) | (defaulted & set(params.NETWORK_KEYS)) == set(
+        params.NETWORK_KEYS)
     assert params.camel("max_lease_epochs") == "maxLeaseEpochs" and params.camel("p0") == "p0"
     assert params.PROOF_KEYS[:4] == ("n", "leaf", "k", "c")
 
@@ -51,14 +55,16 @@ def test_local_override_and_derived_class() -> None:
 def test_views_convert_to_and_from_the_contracts() -> None:
     c = params.class_params("cpu-test")
     assert c.proof.to_contract() == tuple(c.to_dict()[k] for k in params.PROOF_KEYS)
-    assert c.staking.to_contract() == (c.min_bond, c.weight)
+    assert c.staking.to_contract() == (c.min_bond, c.weight, c.max_bounty)
+    assert c.max_bounty == c.min_bond // 10  # the default: a tenth of the bond
     assert c.pricing.to_contract() == tuple(c.to_dict()[k] for k in params.POOL_KEYS)
     # PoCPSVerifier.classParams as web3 returns it: derived log sizes and `exists` inside.
     raw = (c.n, c.leaf, c.k, c.c, 8, 6, *c.proof.to_contract()[4:], True)
     assert ProofParams.from_contract(raw) == c.proof
     assert (c.proof.log_leaves, c.proof.log_stratum) == (8, 6)
     assert PoolPricing.from_contract(c.pricing.to_contract()) == c.pricing
-    assert params.StakingParams.from_contract((c.min_bond, c.weight, 3, True)) == c.staking
+    assert params.StakingParams.from_contract((c.min_bond, c.weight, 3, True, c.max_bounty)) \
+        == c.staking
     burn, escrow = c.pricing.split(1_000)
     assert (burn, escrow) == (200, 800)
     assert c.pricing.lease_cost(0, 4, 2) == 2 * c.pricing.per_epoch_price(0, 4)
