@@ -414,9 +414,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"{pad}daemon: {r['servedWhy']}")
         w = r["commitWindow"]
         if w is not None:
-            sel = {True: "selected", False: "not selected", None: "if selected"}[w["selected"]]
+            due = "commit under way" if w["due"] else "commit due unless exempt"
             print(f"{pad}commit window: epoch {w['epoch']}, blocks {w['from']}-{w['until']} "
-                  f"({sel})")
+                  f"({due})")
+        for pr in r["proofs"]:
+            drawn = {True: ", must open", False: ", not drawn", None: ""}[pr["mustOpen"]]
+            print(f"{pad}epoch {pr['epoch']}: {pr['status']} ({pr['mode']}{drawn})"
+                  + ("  grace miss: next epoch owed" if pr["missed"] else ""))
         if r["jailed"]:
             print(f"{pad}jailed: {r['jailed']}")
         lease = r["lease"]
@@ -551,8 +555,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_register)
 
     p = sub.add_parser("run", help="run the daemon (prove challenges, serve leases, metrics)",
-                       description="Follow new blocks; for every selected (device, epoch): "
-                                   "compute, commit before the window closes, open the samples. "
+                       description="Follow new blocks; every epoch, for every device that is "
+                                   "not exempt: compute, commit before the window closes, and "
+                                   "after the deadline open the samples if the commitment was "
+                                   "drawn (or is owed). "
                                    "Every step is journaled in <data_dir>/agent.db, so a restart "
                                    "(even after SIGKILL) resumes without double-submitting.")
     with_config(p)
@@ -585,10 +591,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="keeper mode: checkpoint, report misses, dispute frauds",
                        description="Checkpoint epochs, recompute every opening's unchecked "
-                                   "samples and dispute wrong ones, report selected devices "
-                                   "without a valid opening. Uses [keys] verifier_keystore "
-                                   "(else the operator key: do not run it beside `run` with the "
-                                   "same key).")
+                                   "samples and dispute wrong ones, report devices that did "
+                                   "not commit, or were drawn and did not open. Uses [keys] "
+                                   "verifier_keystore (else the operator key: do not run it "
+                                   "beside `run` with the same key).")
     with_config(p)
     p.add_argument("--devices", default=None, help="comma-separated ids (default: all devices)")
     p.add_argument("--deep", action="store_true",

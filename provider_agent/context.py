@@ -60,7 +60,7 @@ class ChainView:
                         if genesis is None else genesis)
         self.epoch_blocks = (int(ch.call(contracts.staking.functions.epochBlocks()))
                              if epoch_blocks is None else epoch_blocks)
-        self._classes: dict[int, tuple[int, ProofParams]] = {}
+        self._classes: dict[tuple[int, int], ProofParams] = {}
 
     def fork(self, timeout: float = SERVICE_RPC_TIMEOUT) -> ChainView:
         """A view with its own HTTP connection (same deployment, no re-check of the code)."""
@@ -93,12 +93,17 @@ class ChainView:
     # ---- reads
 
     def class_params(self, class_id: int, epoch: int) -> ProofParams:
-        """PoCPS parameters of a class (re-read once per epoch: governance may change them)."""
-        cached = self._classes.get(class_id)
-        if cached is not None and cached[0] == epoch:
-            return cached[1]
-        pc = ch.reads.proof_params(self.c, class_id).params
-        self._classes[class_id] = (epoch, pc)
+        """PoCPS parameters of a class **in force for ``epoch``** (``paramsAt``): a change takes
+        effect two epochs after ``setClass``, so the version of an epoch never changes once the
+        epoch has begun and is cached (the few most recent epochs)."""
+        key = (class_id, epoch)
+        pc = self._classes.get(key)
+        if pc is None:
+            pc = ch.reads.proof_params_at(self.c, class_id, epoch).params
+            if epoch <= self.epoch_of(self.head()):
+                self._classes[key] = pc  # a future epoch's version may still be replaced
+                for old in [k for k in self._classes if k[1] < epoch - 4]:
+                    del self._classes[old]
         return pc
 
     def epoch_seed(self, epoch: int, head: int) -> bytes | None:
@@ -127,6 +132,21 @@ class ChainView:
     def forced(self, device_id: int, epoch: int) -> bool:
         """A client's down report forced a challenge of ``device_id`` in ``epoch``."""
         return int(ch.call(self.c.verifier.functions.forcedEpochPlusOne(device_id))) == epoch + 1
+
+    def owed(self, device_id: int, epoch: int) -> bool:
+        """A grace miss left ``device_id`` owing an opening in ``epoch``."""
+        return int(ch.call(self.c.verifier.functions.owedEpochPlusOne(device_id))) == epoch + 1
+
+    def must_open(self, device_id: int, epoch: int) -> bool:
+        """``PoCPSVerifier.mustOpen``: the commitment of ``epoch`` must be opened (meaningful
+        once the head is past the commit deadline; a Sampled device reads False before)."""
+        return ch.reads.must_open(self.c, device_id, epoch)
+
+    def stored_open_seed(self, deadline: int) -> bytes | None:
+        """``openSeed[deadline]``: the hash of the commit deadline block, if someone stored it
+        (reportMissed or ``checkpointOpen``); None otherwise."""
+        stored = bytes(ch.call(self.c.verifier.functions.openSeed(deadline)))
+        return None if stored == ZERO32 else stored
 
     def proof_status(self, device_id: int, epoch: int) -> ProofStatus:
         return ch.reads.proof_status(self.c, device_id, epoch)

@@ -4,6 +4,13 @@
 
     SELECTED -> COMPUTED -> COMMIT_SENT -> COMMITTED -> OPEN_SENT -> OPENED -> DONE
          \\___________\\____________\\_____________\\___________\\-> MISSED / FAILED
+                                               \\-> NOT_DRAWN (committed, not drawn: present)
+
+PoCPS v2 (docs/protocol.md#selection): every device that is not Exempt commits every epoch
+(``SELECTED`` = owes a commitment); openings start only after the commit deadline, when the
+verifier's ``mustOpen`` view says whether this commitment was drawn (or is owed: Always, forced,
+owed after a grace miss). An undrawn commitment is final as ``NOT_DRAWN`` unless
+``open_voluntarily`` is set (a passed opening vests the device's rewards).
 
 Every transition is written to the SQLite journal before the next action, the product's Merkle
 tree (with C) is saved on disk before the commit, and each transaction is journaled before it is
@@ -219,8 +226,9 @@ class Prover:
         row.class_id = info.class_id
         row.seed = seed.hex()
         pc = self.ctx.class_params(row.class_id, epoch)
-        duty = epoch_duty(info, seed, pc, self.ctx.forced(dev, epoch))
-        if duty.why == "exempt":
+        duty = epoch_duty(info, forced=self.ctx.forced(dev, epoch),
+                          owed=self.ctx.owed(dev, epoch))
+        if not duty.commit:
             row.state, row.detail = st.EXEMPT, "not challenged (state)"
             j.save_proof(row)
             return
@@ -230,18 +238,14 @@ class Prover:
                       info.operator, self.ctx.address)
             j.save_proof(row)
             return
-        if not duty.commit:
-            row.state = st.NOT_SELECTED
-            j.save_proof(row)
-            log.info("device=%d epoch=%d not selected", dev, epoch)
-            return
         row.s = protocol.challenge_seed(seed, dev, epoch).hex()
         row.n, row.leaf, row.k = pc.n, pc.leaf, pc.k
         row.commit_deadline = self.ctx.epoch_start(epoch) + pc.commit_window
         j.save_proof(row)
         self.ctx.metrics.selected.labels(str(dev)).inc()
-        log.info("device=%d epoch=%d SELECTED (%s) n=%d L=%d k=%d commit by block %d", dev, epoch,
-                 duty.why, pc.n, pc.leaf, pc.k, row.commit_deadline - 1)
+        log.info("device=%d epoch=%d SELECTED (commit due; open: %s) n=%d L=%d k=%d commit by "
+                 "block %d", dev, epoch, "drawn after the deadline" if duty.open is None
+                 else duty.why, pc.n, pc.leaf, pc.k, row.commit_deadline - 1)
 
     # ---- the state machine
 
@@ -281,6 +285,10 @@ class Prover:
         # --- the chain first
         if status == ProofStatus.SLASHED:
             self._finish(row, st.FAILED, "slashed", "slashed on-chain (fraud or miss)")
+            return
+        if status == ProofStatus.MISSED:
+            self._finish(row, st.MISSED, "grace_miss", "reported missed on chain (grace miss: no "
+                         "bond slashed, unvested rewards forfeited, the next epoch is owed)")
             return
         if status == ProofStatus.OPENED and row.state == st.OPEN_SENT:
             self._poll_open(row, head)  # records the receipt (gas) and moves to OPENED
@@ -521,14 +529,26 @@ class Prover:
             return
         commit_block = rec.commit_block
         row.commit_block = commit_block
-        if head < commit_block + max(1, self.cfg.confirmations):
+        wait = max(1, self.cfg.confirmations)
+        if head < commit_block + wait:
             return  # the sample seed's block must be final (and open needs a later block)
+        # Openings start after the commit deadline (OpenTooEarly before); the draw comes from
+        # the deadline block's hash, so it must be final too.
+        dl = row.commit_deadline
+        if head < dl + wait:
+            return
         pc = self.ctx.class_params(row.class_id, e)
-        deadline = commit_block + pc.open_window
+        deadline = dl + pc.open_window
         if head + 1 > deadline:
             self._finish(row, st.MISSED, "late", f"open window closed (deadline {deadline}, "
                          f"head {head})")
             return
+        if not row.open_attempt and not self.ctx.must_open(dev, e):
+            if not self.cfg.open_voluntarily:
+                self._finish(row, st.NOT_DRAWN, "", "committed, not drawn for opening: present")
+                log.info("device=%d epoch=%d committed, not drawn: present", dev, e)
+                return
+            log.info("device=%d epoch=%d not drawn: opening voluntarily (vests rewards)", dev, e)
         stored = self.ctx.stored_seed(e)
         if stored is None or stored.hex() != row.seed:
             self._finish(row, st.MISSED, "seed_changed",

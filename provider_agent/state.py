@@ -78,12 +78,13 @@ OPEN_SENT = "OPEN_SENT"
 OPENED = "OPENED"
 DONE = "DONE"  # opened and final
 FAILED = "FAILED"  # fraud proven against us, or an unrecoverable error
-MISSED = "MISSED"  # a window closed before we could commit/open
-NOT_SELECTED = "NOT_SELECTED"
+MISSED = "MISSED"  # a window closed before we could commit/open (or a grace miss on chain)
+NOT_DRAWN = "NOT_DRAWN"  # committed, not drawn for opening: present for the epoch (PoCPS v2)
+NOT_SELECTED = "NOT_SELECTED"  # the contract refused the commit as not owed
 EXEMPT = "EXEMPT"
 NOT_OURS = "NOT_OURS"  # the device's operator is another key
 
-TERMINAL = (DONE, FAILED, MISSED, NOT_SELECTED, EXEMPT, NOT_OURS)
+TERMINAL = (DONE, NOT_DRAWN, FAILED, MISSED, NOT_SELECTED, EXEMPT, NOT_OURS)
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """What ``provider-agent status`` reports: per device its state, bond, rewards, lease, next
-commit window, why it is jailed, and whether the running daemon serves it.
+commit window, the chain's proof status of the last two epochs (``ProofStatus``, with whether the
+commitment was drawn for opening), why it is jailed, and whether the running daemon serves it.
 
 Token amounts are integers in wei (the CLI prints them as PIN, ``--json`` as decimal strings).
 """
@@ -14,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from pinfi import chain as ch
-from pinfi.types import DeviceState, format_lease_id
+from pinfi.types import DeviceState, ProofStatus, format_lease_id
 
 from . import keystore
 from . import state as st
@@ -68,7 +69,8 @@ def jail_reason(view: ChainView, device_id: int, since_block: int) -> str:
     v = view.c.verifier.events
     first = max(view.cfg.deployment.deployment_block, since_block)
     found: list[tuple[int, str]] = []
-    for ev, text in ((v.MissReported, "missed the challenge of epoch {epoch}"),
+    for ev, text in ((v.MissReported, "missed the challenge of epoch {epoch} (a second miss "
+                      "within the grace period)"),
                      (v.FraudProven, "fraud proven for epoch {epoch} (entry {entry} claimed "
                       "{claimed}, expected {expected})")):
         logs: list[Any] = ch.with_retry(partial(ev.get_logs, from_block=first,
@@ -106,12 +108,14 @@ def gather(cfg: Config) -> dict[str, Any]:
             "device": dev, "class": d.class_id, "className": view.cfg.deployment.class_name(
                 d.class_id), "state": d.state.label, "bond": d.bond, "earned": earned,
             "pool": pool, "passed": counts.get(st.DONE, 0) + counts.get(st.OPENED, 0),
+            "present": counts.get(st.NOT_DRAWN, 0),
             "failed": counts.get(st.FAILED, 0) + counts.get(st.MISSED, 0),
             "last": f"e{recent[0].epoch} {recent[0].state}" if recent else "-",
             "operatorOk": d.operator.lower() == operator.lower(),
         }
         row["commitWindow"] = _next_window(view, journal, dev, epoch, head, pc.commit_window,
                                            d.state)
+        row["proofs"] = [_proof(view, dev, e, head) for e in (epoch - 1, epoch) if e >= 0]
         row["jailed"] = (jail_reason(view, dev, view.epoch_start(max(0, d.state_epoch - 2)))
                          if d.state == DeviceState.JAILED else None)
         row["lease"] = _lease(view, journal, dev, epoch) if view.c.pool else None
@@ -126,21 +130,35 @@ def gather(cfg: Config) -> dict[str, Any]:
             "devices": rows}
 
 
+def _proof(view: ChainView, dev: int, epoch: int, head: int) -> dict[str, Any]:
+    """The chain's view of one epoch: ``ProofStatus`` (``Missed`` = a grace miss) and whether
+    the commitment must be opened (``mustOpen``; None before the commit deadline is final)."""
+    status = view.proof_status(dev, epoch)
+    info = view.challenge_info(dev, epoch)
+    must: bool | None = None
+    if info.class_id:
+        deadline = view.epoch_start(epoch) + view.class_params(info.class_id, epoch).commit_window
+        if head > deadline:
+            must = view.must_open(dev, epoch)
+    return {"epoch": epoch, "status": status.label, "mode": info.mode.label, "mustOpen": must,
+            "missed": status == ProofStatus.MISSED}
+
+
 def _next_window(view: ChainView, journal: Journal, dev: int, epoch: int, head: int,
                  window: int, state: DeviceState) -> dict[str, Any] | None:
     """This epoch's commit window while it is open and the device owes (or may owe) a commit,
-    else the next epoch's."""
+    else the next epoch's. ``due``: True when the daemon has the commit under way, None when not
+    known yet (every device that is not Exempt commits every epoch, PoCPS v2)."""
     if state in (DeviceState.NONE, DeviceState.EXITING, DeviceState.WITHDRAWN):
         return None
     start = view.epoch_start(epoch)
     row = journal.get_proof(dev, epoch)
     if head + 1 < start + window and (row is None or row.state in (st.SELECTED, st.COMPUTED,
                                                                    st.COMMIT_SENT)):
-        selected = None if row is None else True
-        return {"epoch": epoch, "from": start, "until": start + window - 1,
-                "selected": selected}
+        due = None if row is None else True
+        return {"epoch": epoch, "from": start, "until": start + window - 1, "due": due}
     nxt = view.epoch_start(epoch + 1)
-    return {"epoch": epoch + 1, "from": nxt, "until": nxt + window - 1, "selected": None}
+    return {"epoch": epoch + 1, "from": nxt, "until": nxt + window - 1, "due": None}
 
 
 def _lease(view: ChainView, journal: Journal, dev: int, epoch: int) -> dict[str, Any] | None:

@@ -3,13 +3,17 @@
 Each step it
 
 * checkpoints the current epoch when nobody did (so the epoch has challenges);
+* stores each class's open seed (the hash of the commit deadline block, ``checkpointOpen``) once
+  the deadline is past, so the draw stays judgeable after 256 blocks (docs/protocol.md#selection);
 * reads every new ``Opened`` event, decodes the ``open`` calldata from its transaction,
-  recomputes the sampled entries the contract did not check (``q >= c``; with ``deep`` every
-  entry of every opened leaf) in O(n) each, and on a mismatch sends ``dispute`` with the leaf and
-  its full Merkle path (rebuilt from the opening alone: the stratum paths plus the other
-  stratum roots);
-* reports selected devices that have no valid opening once their window has passed
-  (``reportMissed``).
+  recomputes the sampled entries the contract did not check (the strata outside
+  ``checked_strata(sseed, k, c)``, docs/protocol.md#checked-strata; with ``deep`` every entry of
+  every opened leaf) in O(n) each, and on a mismatch sends ``dispute`` with the leaf and its full
+  Merkle path (rebuilt from the opening alone: the stratum paths plus the other stratum roots);
+* reports misses under the PoCPS v2 rules (``reportMissed``): a device that owes the epoch and
+  has no commitment once the commit window closed, or a commitment the verifier's ``mustOpen``
+  says had to be opened and was not once the open window closed. A committed, undrawn device is
+  present (never reported).
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ class Keeper:
         self._due: dict[tuple[int, int], int] = {}
         self._pending: list[ch.SentTx] = []
         self._checkpointed: set[int] = set()
+        self._open_seeds: set[tuple[int, int]] = set()
+        self._epoch_classes: dict[int, set[int]] = {}
         self._down = False
         self.openings = LogCursor(ctx.journal, "opened_cursor", ctx.c.verifier.events.Opened,
                                   ctx.cfg.deployment.deployment_block, lookback=256)
@@ -121,6 +127,8 @@ class Keeper:
             if head.reorg_from is not None:
                 self.openings.rewind(head.reorg_from)
             self.openings.poll(head.number, lambda lg: self._on_opened(lg, head.number))
+        if self.checkpoint_on or self.missed_on:
+            self._store_open_seeds(head.number, epoch)
         if self.missed_on:
             self._report_missed(head.number, epoch)
         self._poll(head.number)
@@ -205,13 +213,16 @@ class Keeper:
         n_leaves = 1 << pc.log_leaves
         picks = protocol.samples(sseed, n_leaves, pc.k, pc.leaf)
         self.ctx.metrics.openings_checked.inc()
-        first = 0 if self.deep else pc.c
-        for q in range(first, pc.k):
+        checked = set(protocol.checked_strata(sseed, pc.k, pc.c))
+        strata = range(pc.k) if self.deep else [q for q in range(pc.k) if q not in checked]
+        count = 0
+        for q in strata:
             li, ei = picks[q]
             entries = range(pc.leaf) if self.deep else (ei,)
             for idx in entries:
-                if q < pc.c and idx == ei:
+                if q in checked and idx == ei:
                     continue  # the contract checked it at open
+                count += 1
                 i, jj = protocol.entry_coords(li, idx, pc.leaf, pc.n)
                 claimed = protocol.opened_entry(leaves, pc.leaf, q, idx)
                 expected = protocol.entry(s, pc.n, i, jj)
@@ -220,8 +231,7 @@ class Keeper:
                                 "%d: disputing", dev, e, q, idx, i, jj, claimed, expected)
                     self._dispute(dev, e, q, idx, leaves, proof, picks, pc)
                     return False
-        log.info("device=%d epoch=%d opening checked: honest (%d entries)", dev, e,
-                 (pc.k - first) * (pc.leaf if self.deep else 1))
+        log.info("device=%d epoch=%d opening checked: honest (%d entries)", dev, e, count)
         return True
 
     def _dispute(self, dev: int, e: int, q: int, idx: int, leaves: bytes, proof: list[bytes],
@@ -244,7 +254,39 @@ class Keeper:
             return self.devices
         return list(range(1, self.ctx.device_count() + 1))
 
+    def _store_open_seeds(self, head: int, epoch: int) -> None:
+        """``checkpointOpen(classId, e)`` for each class of the watched devices once the commit
+        deadline of ``e`` is final, if nobody stored it: without it the draw of a Sampled device
+        is unknowable 256 blocks after the deadline, and a drawn device that did not open could
+        no longer be reported."""
+        classes = self._epoch_classes.get(epoch)
+        if classes is None:
+            if self.ctx.epoch_seed(epoch, head) is None:
+                return
+            classes = {self.ctx.challenge_info(dev, epoch).class_id for dev in self._devices()}
+            self._epoch_classes = {epoch: classes}
+        for cid in sorted(classes - {0}):
+            if (cid, epoch) in self._open_seeds:
+                continue
+            pc = self.ctx.class_params(cid, epoch)
+            dl = self.ctx.epoch_start(epoch) + pc.commit_window
+            if head < dl + max(1, self.ctx.cfg.confirmations):
+                continue
+            self._open_seeds.add((cid, epoch))
+            if self.ctx.stored_open_seed(dl) is not None:
+                continue
+            tx = self._send(self.ctx.c.verifier.functions.checkpointOpen(cid, epoch),
+                            f"checkpointOpen:{cid}:{epoch}")
+            if tx is not None:
+                log.info("class=%d epoch=%d open seed (block %d) stored tx=%s", cid, epoch, dl,
+                         tx.hash)
+        for key in [k for k in self._open_seeds if k[1] < epoch - 2]:
+            self._open_seeds.discard(key)
+
     def _report_missed(self, head: int, epoch: int) -> None:
+        """Report the misses of the previous and the current epoch (docs/protocol.md#pocps-
+        transactions): no commitment from the commit deadline ``dl`` on; a commitment that had
+        to be opened (``mustOpen``) and was not from ``dl + openWindow + 1`` on."""
         c = self.ctx.c
         for e in (epoch - 1, epoch):
             if e < 0:
@@ -262,26 +304,31 @@ class Keeper:
                     if seed is None:
                         break
                 info = self.ctx.challenge_info(dev, e)
-                pc = self.ctx.class_params(info.class_id, e)
-                if not epoch_duty(info, seed, pc, self.ctx.forced(dev, e)).owed:
+                if not epoch_duty(info).commit:
                     self._settled.add(key)
                     continue
+                pc = self.ctx.class_params(info.class_id, e)
+                deadline = self.ctx.epoch_start(e) + pc.commit_window
                 status = self.ctx.proof_status(dev, e)
                 if status == ProofStatus.NONE:
-                    due = self.ctx.epoch_start(e) + pc.commit_window
+                    due = deadline
                 elif status == ProofStatus.COMMITTED:
-                    due = self.ctx.record(dev, e).commit_block + pc.open_window + 1
-                else:  # opened or already slashed
+                    due = deadline + pc.open_window + 1
+                else:  # opened, slashed or already reported (grace miss)
                     self._settled.add(key)
                     continue
                 self._due[key] = due
                 if head + 1 < due:
                     continue
+                if status == ProofStatus.COMMITTED and not self.ctx.must_open(dev, e):
+                    self._settled.add(key)  # committed, not drawn: present
+                    continue
                 tx = self._send(c.verifier.functions.reportMissed(dev, e), f"missed:{dev}:{e}")
                 self._settled.add(key)
                 if tx is not None:
-                    log.warning("device=%d epoch=%d missed its challenge: reported tx=%s", dev, e,
-                                tx.hash)
+                    what = "no commitment" if status == ProofStatus.NONE else "drawn, not opened"
+                    log.warning("device=%d epoch=%d missed its challenge (%s): reported tx=%s",
+                                dev, e, what, tx.hash)
         for key in [k for k in self._settled if k[1] < epoch - 2]:
             self._settled.discard(key)
         for key in [k for k in self._due if k[1] < epoch - 2]:

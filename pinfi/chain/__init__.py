@@ -43,10 +43,12 @@ from .reads import (
     ClassMarket,
     Device,
     DeviceSummary,
+    EpochDuty,
     Escrow,
     LeaseState,
     ProofParamsOnChain,
     ProofRecord,
+    ScheduledClass,
     StakingClass,
 )
 from .revert import (
@@ -77,6 +79,7 @@ __all__ = [
     "Deployment",
     "Device",
     "DeviceSummary",
+    "EpochDuty",
     "ErrorSpec",
     "Escrow",
     "LeaseState",
@@ -85,6 +88,7 @@ __all__ = [
     "ProofRecord",
     "Revert",
     "RpcUnavailable",
+    "ScheduledClass",
     "SentTx",
     "StakingClass",
     "TxDropped",

@@ -9,6 +9,7 @@ views of :mod:`pinfi.params` (one schema for the file, the contracts and every r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from web3.contract import Contract
 from web3.types import BlockIdentifier
@@ -38,7 +39,7 @@ class Device:
     unbond_at: int
     bond: int
     rewards: int
-    reward_per_weight_paid: int
+    reward_per_weight_paid: int  # 0 when the deployed Staking has no such field
     fingerprint: bytes
 
 
@@ -133,6 +134,7 @@ class ProofRecord:
     commit_block: int
     open_block: int
     status: ProofStatus
+    prev_pass_plus_one: int = 0  # the latest passed epoch + 1 the slot carried over
 
 
 def _pool(c: Contracts) -> Contract:
@@ -141,10 +143,24 @@ def _pool(c: Contracts) -> Contract:
     return c.pool
 
 
+def _struct_names(contract: Contract, fn_name: str) -> list[str]:
+    """The component names of ``fn_name``'s single struct output in the bound ABI (the struct's
+    layout changes between contract versions; reading it by name keeps every reader right)."""
+    for item in contract.abi:
+        if item.get("type") == "function" and item.get("name") == fn_name:
+            out = item["outputs"]
+            comps = out[0].get("components") if len(out) == 1 else None
+            return [str(x["name"]) for x in (comps or out)]
+    raise ChainError(f"{fn_name} not in the ABI")
+
+
 def device(c: Contracts, device_id: int, block: Block = "latest") -> Device:
-    d = call(c.staking.functions.getDevice(device_id), block)
-    return Device(device_id, str(d[0]), int(d[1]), DeviceState(int(d[2])), int(d[3]), int(d[4]),
-                  str(d[5]), int(d[6]), int(d[7]), int(d[8]), int(d[9]), int(d[10]), bytes(d[11]))
+    raw = call(c.staking.functions.getDevice(device_id), block)
+    d = dict(zip(_struct_names(c.staking, "getDevice"), raw, strict=False))
+    return Device(device_id, str(d["owner"]), int(d["classId"]), DeviceState(int(d["state"])),
+                  int(d["since"]), int(d["stateEpoch"]), str(d["operator"]),
+                  int(d["maintUntil"]), int(d["unbondAt"]), int(d["bond"]), int(d["rewards"]),
+                  int(d.get("rewardPerWeightPaid", 0)), bytes(d["fingerprint"]))
 
 
 def device_summary(c: Contracts, device_id: int, block: Block = "latest") -> DeviceSummary:
@@ -163,10 +179,37 @@ def challenge_info(c: Contracts, device_id: int, epoch: int,
     return ChallengeInfo(str(owner), str(operator), int(class_id), ChallengeMode(int(mode)))
 
 
-def proof_params(c: Contracts, class_id: int, block: Block = "latest") -> ProofParamsOnChain:
-    raw = call(c.verifier.functions.classParams(class_id), block)
+def _proof_view(raw: Any) -> ProofParamsOnChain:
     return ProofParamsOnChain(ProofParams.from_contract(raw), int(raw[4]), int(raw[5]),
                               bool(raw[-1]))
+
+
+def proof_params(c: Contracts, class_id: int, block: Block = "latest") -> ProofParamsOnChain:
+    """``PoCPSVerifier.classParams``: the version in force in the current epoch."""
+    return _proof_view(call(c.verifier.functions.classParams(class_id), block))
+
+
+def proof_params_at(c: Contracts, class_id: int, epoch: int,
+                    block: Block = "latest") -> ProofParamsOnChain:
+    """``PoCPSVerifier.paramsAt(classId, epoch)``: the version that judges every commit, open,
+    dispute and miss of ``epoch`` (a change takes effect two epochs after ``setClass``;
+    docs/protocol.md#class-parameters). ``exists`` False: unknown class."""
+    return _proof_view(call(c.verifier.functions.paramsAt(class_id, epoch), block))
+
+
+@dataclass(frozen=True)
+class ScheduledClass:
+    """``PoCPSVerifier.scheduledClass``: a change of a class not yet in force (``from_epoch``
+    0: none scheduled)."""
+
+    params: ProofParams | None
+    from_epoch: int
+
+
+def scheduled_class(c: Contracts, class_id: int, block: Block = "latest") -> ScheduledClass:
+    raw, from_epoch = call(c.verifier.functions.scheduledClass(class_id), block)
+    return ScheduledClass(ProofParams.from_contract(raw) if int(from_epoch) else None,
+                          int(from_epoch))
 
 
 def staking_class(c: Contracts, class_id: int, block: Block = "latest") -> StakingClass:
@@ -214,10 +257,44 @@ def proof_status(c: Contracts, device_id: int, epoch: int, block: Block = "lates
 
 
 def proof_record(c: Contracts, device_id: int, epoch: int, block: Block = "latest") -> ProofRecord:
-    root, e, commit_block, open_block, status = call(
+    root, e, commit_block, open_block, status, prev_pass = call(
         c.verifier.functions.record(device_id, epoch), block)
     return ProofRecord(bytes(root), int(e), int(commit_block), int(open_block),
-                       ProofStatus(int(status)))
+                       ProofStatus(int(status)), int(prev_pass))
+
+
+@dataclass(frozen=True)
+class EpochDuty:
+    """What the verifier says a device owes for one epoch (docs/protocol.md#selection):
+    ``must_commit`` (``mustCommit``: not Exempt, known class, seed stored) and ``must_open``
+    (``mustOpen``: Always, forced, owed after a grace miss, or drawn from the hash of the commit
+    deadline block; a Sampled device reads False until the head is past the deadline), with the
+    forced/owed flags that explain it."""
+
+    must_commit: bool
+    must_open: bool
+    forced: bool
+    owed: bool
+
+
+def epoch_duty(c: Contracts, device_id: int, epoch: int, block: Block = "latest") -> EpochDuty:
+    v = c.verifier.functions
+    return EpochDuty(bool(call(v.mustCommit(device_id, epoch), block)),
+                     bool(call(v.mustOpen(device_id, epoch), block)),
+                     int(call(v.forcedEpochPlusOne(device_id), block)) == epoch + 1,
+                     int(call(v.owedEpochPlusOne(device_id), block)) == epoch + 1)
+
+
+def must_open(c: Contracts, device_id: int, epoch: int, block: Block = "latest") -> bool:
+    """``PoCPSVerifier.mustOpen(deviceId, epoch)`` (see :class:`EpochDuty`)."""
+    return bool(call(c.verifier.functions.mustOpen(device_id, epoch), block))
+
+
+def checked_strata(c: Contracts, class_id: int, epoch: int, sample_seed: bytes,
+                   block: Block = "latest") -> list[int]:
+    """``PoCPSVerifier.checkedStrata``: the strata ``open`` recomputes, in check order."""
+    return [int(q) for q in call(c.verifier.functions.checkedStrata(class_id, epoch,
+                                                                     sample_seed), block)]
 
 
 @dataclass(frozen=True)

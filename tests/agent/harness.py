@@ -2,8 +2,8 @@
 that reports every miss: the stage of the agent fault tests (tests/agent/test_faults.py).
 
 Blocks come every ``BLOCK_S`` seconds of wall-clock time whatever the machine's load, like a
-real chain; every device is challenged every epoch (``challengeBps`` 10,000), and the commit
-window is ``FAULT_CLASS["commitWindow"]`` blocks. A fault that held the prover for longer than
+real chain; every device commits every epoch (PoCPS v2) and, with ``challengeBps`` 10,000, is
+drawn to open every commitment after the deadline; the commit window is ``FAULT_CLASS["commitWindow"]`` blocks. A fault that held the prover for longer than
 that (a 20 s job stop, a 30 s RPC hang) would make it miss; the tests assert it never does.
 """
 
@@ -110,16 +110,29 @@ class Stage:
                 if int(lg["args"]["deviceId"]) in devices and first <= int(lg["args"]["epoch"])
                 <= last}
 
-    def assert_all_proved(self, devices: list[int], first: int, last: int) -> None:
-        """Every device committed and opened every epoch in ``[first, last]`` in its windows;
-        nobody was reported or slashed."""
+    def committed(self, devices: list[int], first: int, last: int) -> set[tuple[int, int]]:
         v = self.daemon.ctx.c.verifier.events
-        got = self.opened(devices, first, last)
+        logs = v.Committed.get_logs(from_block=self.epoch_start(first))
+        return {(int(lg["args"]["deviceId"]), int(lg["args"]["epoch"])) for lg in logs
+                if int(lg["args"]["deviceId"]) in devices and first <= int(lg["args"]["epoch"])
+                <= last}
+
+    def assert_all_proved(self, devices: list[int], first: int, last: int) -> None:
+        """Every device committed every epoch in ``[first, last]`` in its window and opened
+        every commitment it had to open (all of them: ``challengeBps`` 10,000) in its window;
+        nobody was reported (not even a grace miss) or slashed."""
+        v = self.daemon.ctx.c.verifier
         want = {(d, e) for d in devices for e in range(first, last + 1)}
-        assert got == want, f"missing openings {sorted(want - got)}\n{self.rows(devices)}"
+        got = self.committed(devices, first, last)
+        assert got == want, f"missing commits {sorted(want - got)}\n{self.rows(devices)}"
+        must = {(d, e) for d, e in want if v.functions.mustOpen(d, e).call()}
+        assert must == want  # every commitment drawn: the keeper stored every open seed
+        got = self.opened(devices, first, last)
+        assert got == must, f"missing openings {sorted(must - got)}\n{self.rows(devices)}"
         start = self.epoch_start(first) - EPOCH_BLOCKS
-        assert v.MissReported.get_logs(from_block=start) == []
-        assert v.FraudProven.get_logs(from_block=start) == []
+        assert v.events.MissReported.get_logs(from_block=start) == []
+        assert v.events.GraceMiss.get_logs(from_block=start) == []
+        assert v.events.FraudProven.get_logs(from_block=start) == []
         for d in devices:
             dev = self.system.staking.getDevice(d)
             assert dev.bond == MIN_BOND, (d, dev)

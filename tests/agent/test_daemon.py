@@ -1,4 +1,5 @@
-"""The agent's daemon in-process on a real Anvil: an honest agent passes every challenge."""
+"""The agent's daemon in-process on a real Anvil: an honest agent commits every epoch and passes
+every challenge it is drawn for (PoCPS v2, docs/protocol.md#selection)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from provider_agent.daemon import Daemon
 from tests.support import agent as ah
 from tests.support.constants import EPOCH_BLOCKS, MIN_BOND
 
-OPENED = ProofStatus.OPENED
+OPENED, COMMITTED = ProofStatus.OPENED, ProofStatus.COMMITTED
 
 
 def _daemon(tmp_path, chain, system, devices, operator, **extra) -> Daemon:
@@ -42,16 +43,16 @@ def test_honest_agent_20_epochs(chain, system, deployer, alice, tmp_path):
         if prev >= first and prev not in checked:
             row = d.ctx.journal.get_proof(dev, prev)
             assert row is not None, f"no journal row for epoch {prev}"
-            selected = row.state not in (st.NOT_SELECTED,)
+            selected = row.state != st.NOT_DRAWN
             checked[prev] = selected
-            if prev > first:  # the contract agrees (Active: sampled)
-                assert bool(v.isChallenged(dev, prev)) == selected, (prev, row)
+            if prev > first:  # the contract agrees (Active: sampled, drawn after the deadline)
+                assert bool(v.mustOpen(dev, prev)) == selected, (prev, row)
+            # the record of epoch e is recycled at e+2: check it now
             if selected:
-                # the record of epoch e is recycled at e+2: check it now
                 assert v.proofStatus(dev, prev) == OPENED, (prev, row)
                 assert row.state in (st.OPENED, st.DONE), row
-            else:
-                assert row.state == st.NOT_SELECTED, row
+            else:  # committed, not drawn: present
+                assert v.proofStatus(dev, prev) == COMMITTED, (prev, row)
             states.append(st_.getDevice(dev).state)
         if e >= last:
             break
@@ -64,18 +65,18 @@ def test_honest_agent_20_epochs(chain, system, deployer, alice, tmp_path):
     assert dd.bond == MIN_BOND  # never slashed
     assert st_.earned(dev) > 0  # rewards accrue
     assert _metric(d, "pinfi_challenges_passed_total", device=str(dev)) == n_sel
-    cur = d.ctx.journal.get_proof(dev, last)  # the epoch just started may be selected too
-    extra = 1 if cur is not None and cur.state != st.NOT_SELECTED else 0
-    assert _metric(d, "pinfi_challenges_selected_total", device=str(dev)) == n_sel + extra
+    cur = d.ctx.journal.get_proof(dev, last)  # the epoch just started owes a commit too
+    extra = 1 if cur is not None and cur.state != st.EXEMPT else 0
+    assert _metric(d, "pinfi_challenges_selected_total", device=str(dev)) == 20 + extra
     assert _metric(d, "pinfi_gas_used_total", kind="commit") > 0
     assert d.ctx.metrics.registry.get_sample_value(
         "pinfi_challenges_failed_total", {"device": str(dev), "reason": "late"}) is None
-    # exactly one commit and one open per selected epoch, never a second one
+    # exactly one commit every epoch and one open per drawn epoch, never a second one
     for e, sel in checked.items():
         commits = [t for t in d.ctx.journal.txs_for(f"commit:{dev}:{e}")
                    if t.key == f"commit:{dev}:{e}"]
         opens = d.ctx.journal.txs_for(f"open:{dev}:{e}:")
-        assert len(commits) == (1 if sel else 0) and len(opens) == (1 if sel else 0), e
+        assert len(commits) == 1 and len(opens) == (1 if sel else 0), e
         assert all(t.status == "mined" and len(t.hashes) == 1 for t in commits + opens)
     chain.mine(1)
     d.step()  # the last step may have sent a checkpoint: its receipt is swept now

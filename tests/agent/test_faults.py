@@ -10,7 +10,8 @@ the kind that cost honest miners their bond when the services shared one loop:
 3. a device registered while the daemon runs;
 4. an RPC call of the lease server that hangs 30 s.
 
-In each, every device commits and opens every epoch in its windows and nobody is slashed.
+In each, every device commits every epoch and opens every commitment it is drawn for (all of
+them: `challengeBps` 10,000) in its windows, and nobody is reported or slashed (PoCPS v2).
 """
 
 from __future__ import annotations
