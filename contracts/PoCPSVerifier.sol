@@ -262,17 +262,11 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     /// @param proof `k * logStratum` nodes: sample q's siblings inside its stratum, leaf level first.
     /// @dev A wrong recomputed entry is fraud: the device is slashed and jailed (no revert).
     function open(uint256 deviceId, uint256 epoch, bytes calldata leaves, bytes32[] calldata proof) external {
-        Record storage r = _records[deviceId][epoch & 1];
-        (ProofClass memory pc, IStaking.ChallengeMode mode) = _openable(r, deviceId, epoch);
-        if (leaves.length != uint256(pc.k) * pc.leaf * 4 || proof.length != uint256(pc.k) * pc.logStratum) {
-            revert BadLength(leaves.length, proof.length);
-        }
-        bytes32 root = r.root;
-        bytes32 sseed = keccak256(abi.encode(blockhash(r.commitBlock), root));
-        if (_openingRoot(pc, sseed, leaves, proof) != root) revert BadProof(deviceId, epoch);
-
+        (ProofClass memory pc, uint256 odds) = _openable(_records[deviceId][epoch & 1], deviceId, epoch);
+        bytes32 sseed = _checkedRoot(pc, deviceId, epoch, leaves, proof);
         bytes32 s = keccak256(abi.encode(epochSeed[epoch], deviceId, epoch));
         (bool bad, Check memory wrong) = _firstWrongEntry(pc, sseed, s, leaves);
+        Record storage r = _records[deviceId][epoch & 1];
         if (bad) {
             // The prover's own opening convicts it: no bounty, the whole slash is burned.
             _slashFraud(r, deviceId, epoch, pc.fraudSlashBps, address(0), wrong);
@@ -280,34 +274,60 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         }
         r.openBlock = uint64(block.number);
         r.status = ProofStatus.Opened;
-        Duty memory duty = _duties[deviceId];
-        // The record's `Opened` status is the pass Staking vests (`lastPassPlusOne`); a later
-        // conviction turns it into `Slashed`.
-        if (duty.forcedPlusOne == epoch + 1) _duties[deviceId].forcedPassedPlusOne = uint32(epoch + 1);
         emit Opened(deviceId, epoch, sseed);
-        if (mode == IStaking.ChallengeMode.Always) staking.activate(deviceId);
+        _passed(deviceId, epoch, odds);
+    }
+
+    /// @dev Check the opening's lengths and that its leaves and paths fold to the committed
+    ///      root; returns the sample seed `keccak256(abi.encode(blockhash(commitBlock), root))`.
+    function _checkedRoot(
+        ProofClass memory pc,
+        uint256 deviceId,
+        uint256 epoch,
+        bytes calldata leaves,
+        bytes32[] calldata proof
+    ) internal view returns (bytes32 sseed) {
+        if (leaves.length != uint256(pc.k) * pc.leaf * 4 || proof.length != uint256(pc.k) * pc.logStratum) {
+            revert BadLength(leaves.length, proof.length);
+        }
+        Record storage r = _records[deviceId][epoch & 1];
+        bytes32 root = r.root;
+        sseed = keccak256(abi.encode(blockhash(r.commitBlock), root));
+        if (_openingRoot(pc, sseed, leaves, proof) != root) revert BadProof(deviceId, epoch);
+    }
+
+    /// @dev A passed opening: record a passed forced challenge and tell Staking, which activates
+    ///      the device if due and credits an owed or drawn opening. A later conviction turns the
+    ///      record's `Opened` status into `Slashed` and revokes the credit.
+    function _passed(uint256 deviceId, uint256 epoch, uint256 odds) internal {
+        Duty storage duty = _duties[deviceId];
+        if (duty.forcedPlusOne == epoch + 1) duty.forcedPassedPlusOne = uint32(epoch + 1);
+        if (odds != 0) staking.proofPassed(deviceId, epoch, odds);
     }
 
     /// @dev Checks of `open` before the proof: committed, not opened, in the window, operator.
+    ///      Returns the class in force and the opening's `openOdds`.
     function _openable(Record storage r, uint256 deviceId, uint256 epoch)
         internal
         view
-        returns (ProofClass memory pc, IStaking.ChallengeMode mode)
+        returns (ProofClass memory pc, uint256 odds)
     {
         if (r.epoch != epoch) revert NotCommitted(deviceId, epoch);
         if (r.status != ProofStatus.Committed) revert AlreadyOpened(deviceId, epoch);
-        address operator;
-        uint16 classId;
-        (, operator, classId, mode) = staking.challengeInfo(deviceId, epoch);
+        (, address operator, uint16 classId, IStaking.ChallengeMode mode) = staking.challengeInfo(deviceId, epoch);
         if (msg.sender != operator) revert NotOperator(deviceId, msg.sender);
         pc = _paramsAt(classId, epoch);
         // Openings start after the commit deadline (every root is in before any is opened) and
-        // last `openWindow` blocks. Any committed device may open: a passed opening vests.
+        // last `openWindow` blocks. Any committed device may open; only an owed or drawn
+        // opening earns (`openOdds`).
         uint256 deadline = _epochStart(epoch) + pc.commitWindow;
         if (block.number <= deadline) revert OpenTooEarly(deviceId, epoch);
         if (block.number > deadline + pc.openWindow) {
             revert OpenWindowClosed(deviceId, epoch, deadline + pc.openWindow);
         }
+        // Within the open window the deadline's hash is still available (openWindow +
+        // disputeWindow <= 255): the value `openSeed` stores.
+        odds = _odds(_duties[deviceId], epoch, mode, pc.challengeBps, blockhash(deadline), deviceId);
     }
 
     /// @dev Recompute the samples of the `c` checked strata (drawn from `sseed`, unknown at
@@ -373,10 +393,11 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         Check memory w
     ) internal {
         r.status = ProofStatus.Slashed;
-        // A convicted opening neither passes a forced challenge nor vests anything, even after
+        // A convicted opening neither passes a forced challenge nor earns anything, even after
         // its record slot is recycled.
         Duty storage duty = _duties[deviceId];
         if (duty.forcedPassedPlusOne == epoch + 1) duty.forcedPassedPlusOne = 0;
+        staking.revokeProof(deviceId, epoch);
         uint256 slashed = staking.slash(deviceId, bps, reporter);
         emit FraudProven(deviceId, epoch, reporter, w.q, w.entry, w.claimed, w.expected, slashed);
     }
@@ -424,7 +445,8 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         }
         uint256 deadline = _epochStart(epoch) + pc.commitWindow;
         Record storage r = _records[deviceId][epoch & 1];
-        if (r.epoch == epoch) {
+        bool committed = r.epoch == epoch;
+        if (committed) {
             ProofStatus status = r.status;
             if (status == ProofStatus.Opened) revert NotMissed(deviceId, epoch);
             if (status == ProofStatus.Slashed || status == ProofStatus.Missed) revert AlreadySlashed(deviceId, epoch);
@@ -440,9 +462,11 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         }
         Duty storage duty = _duties[deviceId];
         uint256 last = duty.lastMissPlusOne;
-        // A miss with no other miss in the graceEpochs before it is a grace miss.
+        // A missed commit (the short window a stuffer can fill) with no other miss in the
+        // graceEpochs before it is a grace miss. A drawn commitment not opened within the (long)
+        // open window is a normal miss.
         uint256 g = graceEpochs;
-        bool grace = g != 0 && (last == 0 || epoch + 1 >= last + g);
+        bool grace = !committed && g != 0 && (last == 0 || epoch + 1 >= last + g);
         if (epoch + 1 > last) duty.lastMissPlusOne = uint32(epoch + 1);
         if (grace) {
             // No bond is taken and nothing is paid (stuffing a window never pays); the device
@@ -451,8 +475,6 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
             uint256 owed = current + 1;
             duty.owedPlusOne = uint32(owed + 1);
             emit GraceMiss(deviceId, epoch, msg.sender, owed);
-            // The rewards accrued since the device's last passed proof are forfeited.
-            staking.forfeit(deviceId);
             return;
         }
         r.status = ProofStatus.Slashed;
@@ -544,13 +566,22 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
     ///         the hash of the commit deadline block, `keccak256(abi.encode(openSeed, deviceId))
     ///         % 10000 < challengeBps` (false until that block exists).
     function mustOpen(uint256 deviceId, uint256 epoch) public view returns (bool) {
+        return openOdds(deviceId, epoch) != 0;
+    }
+
+    /// @notice The probability, in basis points, that `deviceId`'s commitment of `epoch` had to
+    ///         be opened: `BPS` when owed regardless of the draw (`Always`, forced, owed after a
+    ///         grace miss), `challengeBps` when drawn, 0 when not drawn (or not known yet). A
+    ///         passed opening earns `1 / odds` times the device's share of the epoch's emission
+    ///         (docs/protocol.md#vesting): a voluntary opening (odds 0) earns nothing.
+    function openOdds(uint256 deviceId, uint256 epoch) public view returns (uint256) {
         (,, uint16 classId, IStaking.ChallengeMode mode) = staking.challengeInfo(deviceId, epoch);
         ProofClass memory pc = paramsAt(classId, epoch);
-        if (!pc.exists || epochSeed[epoch] == bytes32(0)) return false;
+        if (!pc.exists || epochSeed[epoch] == bytes32(0)) return 0;
         uint256 deadline = _epochStart(epoch) + pc.commitWindow;
         bytes32 os = openSeed[deadline];
         if (os == bytes32(0) && block.number > deadline) os = blockhash(deadline);
-        return _mustOpen(deviceId, epoch, mode, pc.challengeBps, os);
+        return _odds(_duties[deviceId], epoch, mode, pc.challengeBps, os, deviceId);
     }
 
     /// @notice Compatibility name of `mustOpen`.
@@ -634,7 +665,7 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         epochSeed[epoch] = seed;
         emit EpochCheckpointed(epoch, seed);
         // Every epoch with a seed (every epoch with a proof) has Staking's accumulator snapshot
-        // at its first block, which vesting reads.
+        // at its first block, which the credit of a passed opening reads.
         if (epoch == currentEpoch()) staking.checkpointEpoch();
     }
 
@@ -645,12 +676,24 @@ contract PoCPSVerifier is IPoCPSVerifier, AccessControl {
         view
         returns (bool)
     {
-        if (mode == IStaking.ChallengeMode.Exempt) return false;
-        if (mode == IStaking.ChallengeMode.Always) return true;
-        Duty memory duty = _duties[deviceId];
-        if (duty.forcedPlusOne == epoch + 1 || duty.owedPlusOne == epoch + 1) return true;
-        if (os == bytes32(0)) return false;
-        return uint256(keccak256(abi.encode(os, deviceId))) % BPS < challengeBps;
+        return _odds(_duties[deviceId], epoch, mode, challengeBps, os, deviceId) != 0;
+    }
+
+    /// @dev `openOdds` from the device's duties and the deadline's hash `os` (zero when unknown:
+    ///      no Sampled device is drawn).
+    function _odds(
+        Duty memory duty,
+        uint256 epoch,
+        IStaking.ChallengeMode mode,
+        uint256 challengeBps,
+        bytes32 os,
+        uint256 deviceId
+    ) internal pure returns (uint256) {
+        if (mode == IStaking.ChallengeMode.Exempt) return 0;
+        if (mode == IStaking.ChallengeMode.Always) return BPS;
+        if (duty.forcedPlusOne == epoch + 1 || duty.owedPlusOne == epoch + 1) return BPS;
+        if (os == bytes32(0)) return 0;
+        return uint256(keccak256(abi.encode(os, deviceId))) % BPS < challengeBps ? challengeBps : 0;
     }
 
     /// @dev The stored hash of `deadline`, storing it (with `store`) while it is available;

@@ -5,6 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {PinToken} from "./PinToken.sol";
 import {IStaking} from "./interfaces/IStaking.sol";
@@ -12,39 +13,41 @@ import {IPoCPSVerifier} from "./interfaces/IPoCPSVerifier.sol";
 import {IDissipativePoolHooks} from "./interfaces/IDissipativePoolHooks.sol";
 
 /// @title Staking
-/// @notice Providers bond PIN behind devices; Active devices share block emissions (halving,
-///         capped) in proportion to their class weight; the PoCPS verifier activates devices that
-///         prove themselves and slashes those that fail.
-/// @dev One reward-per-weight accumulator (Synthetix StakingRewards / Livepeer LIP-36): every
-///      function is O(1) in the number of devices; each device is checkpointed before any change
-///      of its weight. The owner key manages bond and rewards; the operator key (held by the agent
+/// @notice Providers bond PIN behind devices; Active devices earn block emissions (halving,
+///         capped) per passed PoCPS opening, in expectation their class weight's share; the PoCPS
+///         verifier activates devices that prove themselves and slashes those that fail.
+/// @dev One reward-per-weight accumulator (Synthetix StakingRewards / Livepeer LIP-36) gives the
+///      emission per weight of each epoch; a passed opening of epoch P earns the device's weight
+///      times that, divided by the probability it was opened (docs/protocol.md#vesting). Every
+///      function is O(1) in the number of devices and epochs. The owner key manages bond and rewards; the operator key (held by the agent
 ///      daemon) can only prove. See docs/protocol.md for the state machine and every bound.
 contract Staking is IStaking, AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
     // ---------------------------------------------------------------- types
 
-    /// @dev Packed into 4 slots. Slot 0: owner | classId | state | since | stateEpoch.
-    ///      Slot 1: operator | maintUntil | unbondAt. Slot 2: bond | rewards. Slot 3: paid. Slot 4: fingerprint.
+    /// @dev Packed into 5 slots. Slot 0: owner | classId | state | since | stateEpoch | owedAlways.
+    ///      Slot 1: operator | maintUntil | unbondAt. Slot 2: bond. Slot 3 (rewards, written by
+    ///      the one hook of a passed opening): rewards | weight | creditEpochPlusOne | creditOddsBps.
+    ///      Slot 4: fingerprint.
     struct Device {
         address owner;
         uint16 classId;
         DeviceState state;
         uint32 since; // first epoch the device owes challenges
         uint32 stateEpoch; // Jailed/Exiting: first epoch with no duty; Maintenance: first exempt epoch
+        bool owedAlways; // left Pending by maintenance or deregister: epochs before stateEpoch stay Always
         address operator;
         uint32 maintUntil; // Maintenance: first epoch the device must prove again
         uint64 unbondAt; // Exiting: block from which the bond can be withdrawn
         uint128 bond;
-        uint128 rewards; // accrued maintenance rewards not yet claimed
-        uint256 rewardPerWeightPaid; // accumulator value at the device's last checkpoint
+        uint128 rewards; // final credits of passed openings, not yet paid
+        uint32 weight; // the class weight at the device's last activation
+        // The latest passed opening's credit, final once its epoch is over (a fraud conviction
+        // inside the epoch revokes it): epoch + 1 (0: none) and the odds it was opened with.
+        uint32 creditEpochPlusOne;
+        uint16 creditOddsBps;
         bytes32 fingerprint;
-        // Slot 5 (vesting). Rewards accrued between `vestRpw` and `rewardPerWeightPaid` are
-        // unvested: a passed proof vests them up to its epoch's start, a miss or fraud forfeits them.
-        uint160 vestRpw; // accumulator value up to which the device's rewards are vested
-        uint32 weight; // the device's weight while it accrued (the class weight at activation)
-        uint32 vestedPassPlusOne; // the verifier's `lastPassPlusOne` already applied
-        bool owedAlways; // left Pending by maintenance or deregister: epochs before stateEpoch stay Always
     }
 
     /// @dev Staking-side parameters of a device class (PoCPS and pricing live in their contracts).
@@ -118,11 +121,9 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     uint256 public totalBonded;
     /// @notice Dissipative pool told when a device leaves the Active set (0: none, no call).
     IDissipativePoolHooks public pool;
-    /// @notice Rewards forfeited by misses and frauds (accounted emission that is never minted).
-    uint256 public totalForfeited;
     /// @dev Accumulator value at the first block of each epoch, plus one (0: not stored). Stored
     ///      by the first accumulator update of the epoch (the verifier makes one when it stores
-    ///      the epoch's seed): vesting reads it.
+    ///      the epoch's seed): the credit of a passed opening reads it.
     mapping(uint256 epoch => uint256) internal _rpwAtEpochPlusOne;
 
     // ---------------------------------------------------------------- construction / governance
@@ -144,7 +145,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (halvingBlocks_ == 0) revert InvalidParameter("halvingBlocks");
         if (rewardPerBlock_ >= 2 ** 128) revert InvalidParameter("rewardPerBlock");
         if (maxEmission_ > token_.cap() - token_.totalSupply()) revert InvalidParameter("maxEmission");
-        // Keeps the accumulator below 2^156 (it is stored in 160 bits for vesting).
+        // Keeps the accumulator below 2^156 and every credit's product far from overflow.
         if (maxEmission_ >= 2 ** 96) revert InvalidParameter("maxEmission");
         if (bountyBps_ > MAX_BOUNTY_BPS) revert InvalidParameter("bountyBps");
         token = token_;
@@ -325,15 +326,17 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (amount > 0) IERC20(address(token)).safeTransfer(msg.sender, amount);
     }
 
-    /// @notice Owner: mint the device's vested maintenance rewards to the owner. O(1).
+    /// @notice Owner: mint the device's final rewards to the owner, as far as the emission
+    ///         schedule allows (never beyond `emittedUntil(now)`, hence never beyond
+    ///         `maxEmission`); what the schedule cannot pay yet stays owed to the device. O(1).
     function claim(uint256 deviceId) external nonReentrant returns (uint256 amount) {
         Device storage d = _ownedDevice(deviceId);
-        bool active = d.state == DeviceState.Active;
-        if (active) _updateRewards();
-        _settle(deviceId, d, active);
-        amount = d.rewards;
+        _applyCredit(deviceId, d);
+        uint256 owed = d.rewards;
+        uint256 available = _emittedUntil(block.number) - totalMinted;
+        amount = owed < available ? owed : available;
         if (amount == 0) revert NothingToClaim(deviceId);
-        d.rewards = 0;
+        d.rewards = uint128(owed - amount);
         totalMinted += amount;
         emit RewardsClaimed(deviceId, msg.sender, amount);
         token.mint(msg.sender, amount);
@@ -342,34 +345,28 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     // ---------------------------------------------------------------- verifier hooks
 
     /// @inheritdoc IStaking
-    function activate(uint256 deviceId) external onlyVerifier {
+    function proofPassed(uint256 deviceId, uint256 epoch, uint256 oddsBps) external onlyVerifier {
         Device storage d = _devices[deviceId];
         DeviceState s = d.state;
-        // A device that left Pending (maintenance declared, deregistered) proving an epoch it
-        // still owed: the duty is met, its state does not change.
-        if (s == DeviceState.Exiting || (s == DeviceState.Maintenance && currentEpoch() < d.stateEpoch)) return;
-        if (s != DeviceState.Pending && s != DeviceState.Maintenance) revert WrongState(deviceId, s);
-        _updateRewards();
-        // Back from maintenance: the proof that activates it vests what it accrued before.
-        _vestTo(d, d.rewardPerWeightPaid);
-        uint256 rpw = rewardPerWeight;
-        d.rewardPerWeightPaid = rpw;
-        d.vestRpw = uint160(rpw);
-        ClassParams storage c = classes[d.classId];
-        d.weight = c.weight;
-        totalWeight += c.weight;
-        c.active += 1;
-        d.state = DeviceState.Active;
-        emit DeviceActivated(deviceId, d.classId);
+        // A Pending device, or one back from maintenance, becomes Active. One that left Pending
+        // (maintenance declared, deregistered) proving an epoch it still owed meets the duty
+        // without changing state.
+        if (s == DeviceState.Pending || (s == DeviceState.Maintenance && currentEpoch() >= d.stateEpoch)) {
+            _activate(deviceId, d);
+        }
+        if (oddsBps == 0) return;
+        // The previous credit's epoch is over (one opening per epoch, in its epoch): final.
+        _applyCredit(deviceId, d);
+        d.creditEpochPlusOne = uint32(epoch + 1);
+        d.creditOddsBps = uint16(oddsBps);
     }
 
     /// @inheritdoc IStaking
-    function forfeit(uint256 deviceId) external onlyVerifier {
+    function revokeProof(uint256 deviceId, uint256 epoch) external onlyVerifier {
         Device storage d = _devices[deviceId];
-        bool active = d.state == DeviceState.Active;
-        if (active) _updateRewards();
-        _settle(deviceId, d, active);
-        _forfeit(deviceId, d);
+        if (d.creditEpochPlusOne != epoch + 1) return;
+        d.creditEpochPlusOne = 0;
+        emit ProofRevoked(deviceId, epoch);
     }
 
     /// @inheritdoc IStaking
@@ -392,8 +389,6 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         d.bond -= uint128(slashed);
         totalBonded -= slashed;
         if (s == DeviceState.Active) _leaveRewards(deviceId, d);
-        else _settle(deviceId, d, false);
-        _forfeit(deviceId, d);
         if (s != DeviceState.Exiting && s != DeviceState.Jailed) {
             d.state = DeviceState.Jailed;
             d.stateEpoch = uint32(currentEpoch());
@@ -457,17 +452,25 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         return classes[classId].active;
     }
 
-    /// @notice Maintenance rewards the device could claim now (vested, including a passed proof
-    ///         not yet applied).
+    /// @inheritdoc IStaking
     function earned(uint256 deviceId) external view returns (uint256) {
-        (uint256 vested,) = _rewardsOf(deviceId);
-        return vested;
+        uint256 owed = _owedOf(deviceId);
+        uint256 available = _emittedUntil(block.number) - totalMinted;
+        return owed < available ? owed : available;
     }
 
-    /// @notice Rewards accrued since the device's last passed proof: vested by its next passed
-    ///         proof, forfeited by a miss or a fraud.
-    function unvested(uint256 deviceId) external view returns (uint256 amount) {
-        (, amount) = _rewardsOf(deviceId);
+    /// @inheritdoc IStaking
+    function owedRewards(uint256 deviceId) external view returns (uint256) {
+        return _owedOf(deviceId);
+    }
+
+    /// @inheritdoc IStaking
+    function pendingReward(uint256 deviceId) external view returns (uint256) {
+        Device storage d = _devices[deviceId];
+        uint256 plusOne = d.creditEpochPlusOne;
+        if (plusOne == 0 || currentEpoch() >= plusOne) return 0;
+        (uint256 rpw,) = _rewardPerWeightAt(block.number);
+        return _credit(d.weight, _rewardPerWeightAtEpoch(plusOne - 1), rpw, d.creditOddsBps);
     }
 
     /// @notice Accumulator value at the first block of `epoch` (0 when not stored).
@@ -555,72 +558,59 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         else rpw = rewardPerWeight; // not reached: every epoch with a proof has an update
     }
 
-    /// @dev Where a device's rewards vest to: a passed opening of epoch P, once P is over (its
-    ///      dispute window closed), vests what the device accrued up to the end of P. Returns
-    ///      0 when there is no new pass to apply.
-    function _vestPoint(uint256 deviceId, Device storage d, uint256 paid)
-        internal
-        view
-        returns (uint256 to, uint256 pass)
-    {
-        pass = verifier.lastPassPlusOne(deviceId);
-        if (pass <= d.vestedPassPlusOne || currentEpoch() < pass) return (0, 0);
-        uint256 end = _rewardPerWeightAtEpoch(pass);
-        to = end < paid ? end : paid;
+    /// @dev A passed opening of `epoch` opened with probability `oddsBps / BPS` earns the epoch's
+    ///      emission per weight (`end - start` of the accumulator) times its weight, divided by
+    ///      that probability: in expectation exactly the device's weight share of the emission.
+    ///      The one place the credit formula is written.
+    function _credit(uint256 weight, uint256 start, uint256 end, uint256 oddsBps) internal pure returns (uint256) {
+        if (end <= start) return 0;
+        return weight * (end - start) * BPS / oddsBps / WAD;
     }
 
-    /// @dev Bring a device's accounting up to date: an Active device accrues up to the current
-    ///      accumulator (the caller updated it); then a passed proof applies (`_vestPoint`).
-    function _settle(uint256 deviceId, Device storage d, bool active) internal {
-        if (active) d.rewardPerWeightPaid = rewardPerWeight;
-        (uint256 to, uint256 pass) = _vestPoint(deviceId, d, d.rewardPerWeightPaid);
-        if (pass == 0) return;
-        d.vestedPassPlusOne = uint32(pass);
-        _vestTo(d, to);
+    /// @dev The device's latest credit, when its epoch is over (final): its amount (0: none yet).
+    function _finalCredit(Device storage d) internal view returns (uint256 amount, uint256 epoch) {
+        uint256 plusOne = d.creditEpochPlusOne;
+        if (plusOne == 0 || currentEpoch() < plusOne) return (0, 0);
+        epoch = plusOne - 1;
+        amount = _credit(d.weight, _rewardPerWeightAtEpoch(epoch), _rewardPerWeightAtEpoch(plusOne), d.creditOddsBps);
     }
 
-    /// @dev Vest the device's rewards accrued up to accumulator value `to` (no-op if vested).
-    function _vestTo(Device storage d, uint256 to) internal {
-        uint256 from = d.vestRpw;
-        if (to <= from) return;
-        d.rewards += uint128(uint256(d.weight) * (to - from) / WAD);
-        d.vestRpw = uint160(to);
+    /// @dev Add the device's latest credit to its owed rewards once final. O(1).
+    function _applyCredit(uint256 deviceId, Device storage d) internal {
+        uint256 plusOne = d.creditEpochPlusOne;
+        if (plusOne == 0 || currentEpoch() < plusOne) return;
+        (uint256 amount, uint256 epoch) = _finalCredit(d);
+        d.creditEpochPlusOne = 0;
+        d.rewards = SafeCast.toUint128(uint256(d.rewards) + amount);
+        emit RewardsCredited(deviceId, epoch, amount);
     }
 
-    /// @dev Forfeit everything accrued and not vested (the device must be settled first).
-    function _forfeit(uint256 deviceId, Device storage d) internal {
-        uint256 paid = d.rewardPerWeightPaid;
-        uint256 from = d.vestRpw;
-        if (paid <= from) return;
-        uint256 lost = uint256(d.weight) * (paid - from) / WAD;
-        d.vestRpw = uint160(paid);
-        totalForfeited += lost;
-        emit RewardsForfeited(deviceId, lost);
-    }
-
-    /// @dev Vested and unvested rewards of a device now (views).
-    function _rewardsOf(uint256 deviceId) internal view returns (uint256 vested, uint256 pending) {
+    /// @dev Final credits owed to the device (views).
+    function _owedOf(uint256 deviceId) internal view returns (uint256) {
         Device storage d = _devices[deviceId];
-        uint256 paid = d.rewardPerWeightPaid;
-        if (d.state == DeviceState.Active) (paid,) = _rewardPerWeightAt(block.number);
-        uint256 from = d.vestRpw;
-        vested = d.rewards;
-        (uint256 to, uint256 pass) = _vestPoint(deviceId, d, paid);
-        if (pass != 0 && to > from) {
-            vested += uint256(d.weight) * (to - from) / WAD;
-            from = to;
-        }
-        if (paid > from) pending = uint256(d.weight) * (paid - from) / WAD;
+        (uint256 amount,) = _finalCredit(d);
+        return uint256(d.rewards) + amount;
     }
 
-    /// @dev An Active device stops earning: checkpoint it, then remove its weight and count (R),
+    /// @dev Pending (or back from maintenance) -> Active: its weight joins the accumulator.
+    function _activate(uint256 deviceId, Device storage d) internal {
+        _updateRewards();
+        ClassParams storage c = classes[d.classId];
+        uint32 w = c.weight;
+        d.weight = w;
+        totalWeight += w;
+        c.active += 1;
+        d.state = DeviceState.Active;
+        emit DeviceActivated(deviceId, d.classId);
+    }
+
+    /// @dev An Active device leaves: bring the accumulator up to date, remove its weight and count (R),
     ///      and tell the pool (if wired), which ends the device's live lease so that D falls too.
     ///      The single exit from Active: `slash`, `declareMaintenance` and `deregister` all pass
     ///      here. The pool is trusted (set once by the admin) and calls back only Staking's views
     ///      and the token; a revert there reverts the exit.
     function _leaveRewards(uint256 deviceId, Device storage d) internal {
         _updateRewards();
-        _settle(deviceId, d, true);
         ClassParams storage c = classes[d.classId];
         totalWeight -= c.weight;
         c.active -= 1;

@@ -22,7 +22,7 @@ interface IPoCPSVerifier {
     function proofStatus(uint256 deviceId, uint256 epoch) external view returns (ProofStatus);
 
     /// @notice Epoch + 1 of the device's latest passed opening that no dispute convicted (0:
-    ///         none). Staking vests the rewards the device accrued before that epoch began.
+    ///         none). Kept for tools; rewards are credited per passed opening (`IStaking.proofPassed`).
     function lastPassPlusOne(uint256 deviceId) external view returns (uint256);
 
     /// @notice Staking only: warm the device's two proof-record slots at registration so that

@@ -49,18 +49,35 @@ interface IStaking {
     /// @notice Current epoch, `(block.number - genesisBlock) / epochBlocks`.
     function currentEpoch() external view returns (uint256);
 
-    /// @notice Verifier only: a Pending device (or one back from maintenance) passed a challenge.
-    function activate(uint256 deviceId) external;
+    /// @notice Verifier only: `deviceId` passed its opening of `epoch` (the current epoch). A Pending
+    ///         device, or one back from maintenance, becomes Active. With `oddsBps > 0` the opening
+    ///         earns (docs/protocol.md#vesting): `weight * (rpwAtEpoch[epoch+1] - rpwAtEpoch[epoch])
+    ///         * BPS / oddsBps / WAD`, final once `epoch` is over; `oddsBps` is the probability in
+    ///         basis points that the commitment had to be opened (BPS when owed regardless of the
+    ///         draw, `challengeBps` when drawn, 0 for a voluntary opening: no credit).
+    function proofPassed(uint256 deviceId, uint256 epoch, uint256 oddsBps) external;
 
-    /// @notice Verifier only: forfeit the device's unvested rewards (a grace miss).
-    function forfeit(uint256 deviceId) external;
+    /// @notice Verifier only: the opening of `epoch` was convicted of fraud; its credit (not yet
+    ///         final) is cancelled.
+    function revokeProof(uint256 deviceId, uint256 epoch) external;
+
+    /// @notice Rewards `deviceId` can claim now: its final credits, as far as the emission
+    ///         schedule allows (`emittedUntil(now) - totalMinted`).
+    function earned(uint256 deviceId) external view returns (uint256);
+
+    /// @notice Every final credit of `deviceId` not yet paid (>= `earned`: the schedule may be short).
+    function owedRewards(uint256 deviceId) external view returns (uint256);
+
+    /// @notice The credit of the device's passed opening whose epoch is not over yet (revoked by a
+    ///         fraud conviction), from the emission so far; 0 when none.
+    function pendingReward(uint256 deviceId) external view returns (uint256);
 
     /// @notice Verifier only (when it stores the current epoch's seed): bring the reward
     ///         accumulator up to date, storing its value at the epoch's first block.
     function checkpointEpoch() external;
 
-    /// @notice Verifier only: slash `bps` of the device's bond and jail it; its unvested rewards
-    ///         are forfeited.
+    /// @notice Verifier only: slash `bps` of the device's bond and jail it (its final credits and
+    ///         owed rewards stay its own).
     /// @param reporter Receives the bounty share; `address(0)` burns it all.
     /// @return slashed Tokens taken from the bond (bounty + burned).
     function slash(uint256 deviceId, uint256 bps, address reporter) external returns (uint256 slashed);
@@ -91,7 +108,7 @@ interface IStaking {
     error ZeroAddress();
     /// @notice A maintenance covers 1 to `maxEpochs` epochs.
     error MaintenanceTooLong(uint256 epochs, uint256 maxEpochs);
-    /// @notice No vested rewards to claim.
+    /// @notice Nothing to claim: no final rewards, or the emission schedule has none left to pay yet.
     error NothingToClaim(uint256 deviceId);
     /// @notice Unjailing is possible from `fromEpoch` (not in the jailing epoch).
     error UnjailTooEarly(uint256 deviceId, uint256 fromEpoch);
@@ -127,8 +144,12 @@ interface IStaking {
     event DeviceExiting(uint256 indexed deviceId, uint64 unbondAt);
     /// @notice The remaining bond was withdrawn.
     event BondWithdrawn(uint256 indexed deviceId, address indexed owner, uint256 amount);
-    /// @notice Vested rewards were minted to the owner.
+    /// @notice Rewards were minted to the owner (the rest of what is owed, if any, stays owed).
     event RewardsClaimed(uint256 indexed deviceId, address indexed owner, uint256 amount);
-    /// @notice The device's unvested rewards were forfeited (a miss or a fraud): never minted.
-    event RewardsForfeited(uint256 indexed deviceId, uint256 amount);
+    /// @notice The credit of the device's passed opening of `epoch` became final (the epoch is
+    ///         over) and was added to its owed rewards.
+    event RewardsCredited(uint256 indexed deviceId, uint256 indexed epoch, uint256 amount);
+    /// @notice The credit of the device's opening of `epoch` was cancelled: the opening was
+    ///         convicted of fraud.
+    event ProofRevoked(uint256 indexed deviceId, uint256 indexed epoch);
 }
