@@ -12,6 +12,7 @@ from math import comb
 import pytest
 
 from pinfi import protocol as proto
+from pinfi.types import BPS
 from pinfi_dev.deploy import pool_params, proof_params
 from tests.support import pocps
 from tests.support.constants import (
@@ -320,27 +321,104 @@ def test_regression_pending_owed_proof_after_state_change_is_accepted(chain, sys
 # --------------------------------------------------------------------------------------------
 
 
-def test_regression_ghost_never_vests(chain, system, alice, bob, operator):
-    """Old: an Active device earned and claimed emissions whether or not it could compute
-    (protection rested on a 5% challenge and a slash). Now rewards vest only with a passed
-    opening: a ghost that commits junk forfeits everything it accrued at its first miss, and
-    `claim` never pays it (what it claims was vested by its one honest activation epoch)."""
+def credit_of(st, device, epoch, odds) -> int:
+    """`Staking._credit` in Python: the device's weight times epoch `epoch`'s emission per weight
+    (accumulator snapshots), divided by the probability `odds / BPS` it had to be opened."""
+    delta = st.rewardPerWeightAtEpoch(epoch + 1) - st.rewardPerWeightAtEpoch(epoch)
+    return st.getDevice(device).weight * delta * BPS // odds // UNIT
+
+
+def credited(tx, st) -> list[dict]:
+    return logs(tx, st.RewardsCredited)
+
+
+def test_regression_ghost_never_earns(chain, system, alice, bob, operator):
+    """Old: an Active device earned emissions whether or not it could compute (v1), and with
+    vesting the first honest pass still paid everything accrued since. Now only a passed opening
+    earns: a ghost that commits junk and does not open earns nothing for the epoch (a drawn
+    commitment not opened is a normal miss: slashed), and `claim` pays only its one honest
+    activation epoch."""
     v, st, token = system.verifier, system.staking, system.token
     pocps.set_proof_class(system, challengeBps=10_000)
     device = pocps.activate(chain, system, alice, operator)
-    e = pocps.next_epoch(chain, system)  # the activation epoch is over: its rewards vest
-    vested = st.earned(device)
+    a = st.currentEpoch()
+    e = pocps.next_epoch(chain, system)  # the activation epoch is over: its credit is final
+    activation = credit_of(st, device, a, BPS)
+    assert activation > 0 and st.earned(device) == activation == st.owedRewards(device)
     pocps.commit(chain, system, device, operator, tamper=lambda c: c.__iadd__(1))  # junk root
     pocps.goto_block(chain, start(system, e) + CW + OW + 1)
-    assert st.unvested(device) > 0
-    before = st.unvested(device)
-    tx = v.reportMissed(device, e, sender=bob)  # drawn (10000 bps), never opened: grace miss
-    [ev] = logs(tx, st.RewardsForfeited)
-    assert ev["amount"] >= before and st.unvested(device) == 0 and st.earned(device) == vested
-    assert st.totalForfeited() == ev["amount"]
+    assert v.openOdds(device, e) == BPS and st.pendingReward(device) == 0
+    tx = v.reportMissed(device, e, sender=bob)  # drawn, never opened: a normal miss
+    assert logs(tx, v.MissReported) and not logs(tx, v.GraceMiss)
+    assert st.getDevice(device).state == JAILED
+    pocps.next_epoch(chain, system)
+    pocps.next_epoch(chain, system)
+    assert st.owedRewards(device) == activation  # nothing for the junk epoch, nothing since
     supply = token.totalSupply()
-    assert st.claim(device, sender=alice).return_value == vested
-    assert token.totalSupply() == supply + vested
+    assert st.claim(device, sender=alice).return_value == activation
+    assert token.totalSupply() == supply + activation
+
+
+def test_regression_voluntary_opening_earns_nothing(chain, system, alice, operator):
+    """Old (vesting): a device not drawn could open voluntarily and vest everything it had
+    accrued, which let one card rotate its real product onto the identity holding the most
+    unvested rewards. Now an undrawn opening is accepted and earns nothing."""
+    v, st = system.verifier, system.staking
+    pocps.set_proof_class(system, challengeBps=5_000)
+    device = pocps.activate(chain, system, alice, operator)
+    e, tree, tx = pocps.selected_epoch(chain, system, device, operator, want=False)
+    owed = st.owedRewards(device)
+    assert v.openOdds(device, e) == 0
+    leaves, proof, _ = pocps.opening(chain, tree, tx.block_number)
+    otx = v.open(device, e, leaves, proof, sender=operator)
+    assert logs(otx, v.Opened) and st.getDevice(device).creditEpochPlusOne == 0
+    pocps.next_epoch(chain, system)
+    assert st.owedRewards(device) == owed and st.pendingReward(device) == 0
+
+
+def test_regression_rotating_sybil_earns_at_most_m_shares(chain, system, alice, bob, operator):
+    """Old (vesting since the last pass): one card (m = 1 product per window) behind N
+    identities rotated its real product onto the identity holding the most unvested rewards and
+    collected N identities' accruals. Now every identity commits before the draw, only a passed
+    drawn opening earns, and it earns exactly one share / p: per epoch the card's identities
+    are credited at most m = 1 opening, whichever identity it chose."""
+    v, st = system.verifier, system.staking
+    bps = 5_000
+    pocps.set_proof_class(system, challengeBps=bps)
+    ids = [pocps.activate(chain, system, alice, operator) for _ in range(3)]
+    pocps.next_epoch(chain, system)
+    pocps.next_epoch(chain, system)
+    base = {d: st.owedRewards(d) for d in ids}  # the activation credits
+    paid = {d: 0 for d in ids}
+    credits = 0
+    for t in range(6):
+        e = pocps.next_epoch(chain, system)
+        alive = [d for d in ids if v.mustCommit(d, e)]  # jailed identities owe nothing
+        if not alive:
+            break
+        real = alive[t % len(alive)]  # the one product the card computes this window
+        trees = {d: pocps.commit(chain, system, d, operator,
+                                 tamper=None if d == real else (lambda c: c.__iadd__(1)))
+                 for d in alive}
+        pocps.after_deadline(chain, system, e)
+        chain.mine(1)
+        for d, (tree, tx) in trees.items():
+            if d == real:  # the card opens its real product, drawn or not (voluntary)
+                leaves, proof, _ = pocps.opening(chain, tree, tx.block_number)
+                v.open(d, e, leaves, proof, sender=operator)
+        pocps.goto_block(chain, start(system, e) + CW + OW + 1)
+        for d in alive:
+            if d != real and v.mustOpen(d, e):
+                v.reportMissed(d, e, sender=bob)  # drawn junk: a miss (grace, then slashed)
+        odds = v.openOdds(real, e)
+        pocps.next_epoch(chain, system)
+        for d in ids:
+            earned_now = st.owedRewards(d) - base[d] - paid[d]
+            want = credit_of(st, d, e, odds) if d == real and odds else 0
+            assert earned_now == want, (t, d, earned_now, want)
+            paid[d] += earned_now
+            credits += earned_now > 0
+        assert credits <= t + 1  # at most m = 1 credited opening per epoch
 
 
 def test_regression_every_device_commits_every_epoch(chain, system, alice, bob, operator):
@@ -417,6 +495,7 @@ def test_regression_convicted_forced_opening_does_not_read_as_passed(chain, syst
     leaf, path, ei = pocps.dispute_calldata(tree, picks, bad)
     v.dispute(device, f, bad, ei, leaf, path, sender=keeper)
     assert v.forcedPassedPlusOne(device) == 0 and v.lastPassPlusOne(device) != f + 1
+    assert system.staking.getDevice(device).creditEpochPlusOne != f + 1  # credit revoked
     pocps.goto_epoch(chain, system, f + 1)
     assert pool.resolveDown(lease_id, sender=bob).return_value is False
 

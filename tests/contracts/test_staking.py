@@ -122,7 +122,7 @@ def vest(chain, system, device, operator) -> int:
 
 def accrued(st, device) -> int:
     """Vested plus unvested rewards of a device now."""
-    return st.earned(device) + st.unvested(device)
+    return st.earned(device) + st.pendingReward(device)
 
 
 def jail(system, as_verifier, device, bps=TEST_CLASS["missSlashBps"], reporter=ZERO):
@@ -377,7 +377,7 @@ def test_maintenance_stops_rewards_and_needs_a_new_proof(chain, system, alice, b
     tx = st.declareMaintenance(device, 2, sender=alice)
     m = tx.block_number
     owed = emitted(m, genesis) - emitted(b_act, genesis)  # alone: the whole emission
-    assert st.unvested(device) == owed and st.earned(device) == 0  # no pass since activation
+    assert st.pendingReward(device) == owed and st.earned(device) == 0  # no pass since activation
     assert st.classes(CLASS_ID).active == 0 and st.totalWeight() == 0
     assert [st.challengeInfo(device, x).mode for x in range(e, e + 5)] == [
         SAMPLED, EXEMPT, EXEMPT, ALWAYS, ALWAYS]
@@ -394,7 +394,7 @@ def test_maintenance_stops_rewards_and_needs_a_new_proof(chain, system, alice, b
     v.checkpoint(sender=bob)
     assert not v.isChallenged(device, e + 2)
     # frozen while in maintenance; the activation proof of e vested e's rewards once e ended
-    assert st.earned(device) == owed and st.unvested(device) == 0
+    assert st.earned(device) == owed and st.pendingReward(device) == 0
     # epoch e+3: maintenance over, still not Active until it proves
     pocps.goto_epoch(chain, system, e + 3)
     v.checkpoint(sender=bob)
@@ -409,7 +409,7 @@ def test_maintenance_stops_rewards_and_needs_a_new_proof(chain, system, alice, b
     before = system.token.balanceOf(alice)
     ctx = st.claim(device, sender=alice)
     amount = owed  # vested; what accrued since the re-activation is not (yet)
-    assert st.unvested(device) == emitted(ctx.block_number, genesis) - emitted(
+    assert st.pendingReward(device) == emitted(ctx.block_number, genesis) - emitted(
         otx.block_number, genesis)
     assert ctx.return_value == amount
     assert system.token.balanceOf(alice) == before + amount
@@ -515,7 +515,7 @@ def test_deregister_active_stops_rewards(chain, system, alice, operator):
     e = st.currentEpoch()
     tx = st.deregister(device, sender=alice)
     owed = emitted(tx.block_number, genesis) - emitted(b_act, genesis)
-    assert st.unvested(device) == owed and st.earned(device) == 0
+    assert st.pendingReward(device) == owed and st.earned(device) == 0
     assert st.classes(CLASS_ID).active == 0 and st.totalWeight() == 0
     assert st.challengeInfo(device, e).mode == SAMPLED  # the current epoch is still owed
     assert st.challengeInfo(device, e + 1).mode == EXEMPT
@@ -523,7 +523,7 @@ def test_deregister_active_stops_rewards(chain, system, alice, operator):
         st.claim(device, sender=alice)
     # activate_pair proved epoch e: once e is over, the pass vests up to e's end (>= the exit)
     pocps.next_epoch(chain, system)
-    assert st.earned(device) == owed and st.unvested(device) == 0
+    assert st.earned(device) == owed and st.pendingReward(device) == 0
     assert st.claim(device, sender=alice).return_value == owed
     with reverts(st.NothingToClaim, deviceId=device):
         st.claim(device, sender=alice)
@@ -585,16 +585,17 @@ def test_two_devices_share_emission_by_weight(chain, system, alice, bob, operato
     (dev_a, b_a), (dev_b, b_b) = activate_pair(chain, system, [alice, bob], operator)
     assert b_b > b_a
     assert st.totalWeight() == 2 * WEIGHT and st.activeCount(CLASS_ID) == 2
-    # emission before the first activation is forfeited (accounted, never minted)
+    # emission before the first activation moves no accumulator (it stays undistributed)
     chain.mine(10)
     e = lambda b: emitted(b, genesis)  # noqa: E731
     with reverts(st.NotDeviceOwner, deviceId=dev_a, caller=operator):
         st.claim(dev_a, sender=operator)
     head = chain.blocks.head.number
-    # in words: A alone gets everything between the activations, then each gets half
+    # in words: the epoch's emission per weight so far (A alone, then half each), and both
+    # activation proofs are owed (Always): each earns the epoch's per-weight emission x1
     assert accrued(st, dev_a) == (e(b_b) - e(b_a)) + (e(head) - e(b_b)) // 2
-    assert accrued(st, dev_b) == (e(head) - e(b_b)) // 2
-    # Both passed the activation epoch: once it is over, what they earned in it vests.
+    assert accrued(st, dev_b) == accrued(st, dev_a)
+    # Both passed the activation epoch: once it is over, the credits are final.
     p = pocps.next_epoch(chain, system)
     end = pocps.epoch_start(system, p)
     supply, a_before, b_before = token.totalSupply(), token.balanceOf(alice), token.balanceOf(bob)
@@ -603,7 +604,7 @@ def test_two_devices_share_emission_by_weight(chain, system, alice, bob, operato
     rpw1 = (e(b_b) - e(b_a)) * UNIT // WEIGHT
     rpw_end = rpw1 + (e(end) - e(b_b)) * UNIT // (2 * WEIGHT)
     want_a = WEIGHT * rpw_end // UNIT
-    want_b = WEIGHT * (rpw_end - rpw1) // UNIT
+    want_b = want_a
     assert tx_a.return_value == want_a and tx_b.return_value == want_b
     assert st.rewardPerWeightAtEpoch(p) == rpw_end
     assert logs(tx_a, st.RewardsClaimed) == [
@@ -613,11 +614,10 @@ def test_two_devices_share_emission_by_weight(chain, system, alice, bob, operato
     assert token.totalSupply() == supply + want_a + want_b
     assert st.totalMinted() == want_a + want_b
     assert st.getDevice(dev_a).rewards == 0
-    # after the claims: what accrued since the end of the passed epoch is unvested
-    c_b = tx_b.block_number
-    rpw_now = rpw1 + (e(c_b) - e(b_b)) * UNIT // (2 * WEIGHT)
-    assert st.rewardPerWeight() == rpw_now and st.lastRewardBlock() == c_b
-    assert st.unvested(dev_b) == WEIGHT * (rpw_now - rpw_end) // UNIT
+    assert logs(tx_a, st.RewardsCredited) == [
+        {"deviceId": dev_a, "epoch": p - 1, "amount": want_a}]
+    # after the claims nothing accrues without a proof: no pending credit
+    assert st.pendingReward(dev_b) == 0 == st.earned(dev_b)
 def test_claim_nothing(chain, system, as_verifier, alice, operator):
     st = system.staking
     pending = pocps.register(system, alice, operator)
@@ -628,12 +628,12 @@ def test_claim_nothing(chain, system, as_verifier, alice, operator):
     chain.mine(3)
     jail(system, as_verifier, device)  # a slash keeps the vested rewards, forfeits the rest
     owed = st.earned(device)
-    assert owed > 0 and st.unvested(device) == 0
+    assert owed > 0 and st.pendingReward(device) == 0
     assert st.claim(device, sender=alice).return_value == owed
     with reverts(st.NothingToClaim, deviceId=device):
         st.claim(device, sender=alice)
 def test_halving(project, chain, deployer, alice, operator):
-    halving = 40
+    halving = 30
     s = deploy_system(project, chain, deployer, with_pool=False, halvingBlocks=halving)
     st = s.staking
     g = st.genesisBlock()
@@ -646,11 +646,12 @@ def test_halving(project, chain, deployer, alice, operator):
     # after 60 halvings 1e18 >> 60 == 0: the sum converges below 2 * halving * r
     assert st.emittedUntil(g + 10**9) == sum(halving * (r >> i) for i in range(64))
     [(device, b_act)] = activate_pair(chain, s, [alice], operator)
-    assert b_act < g + halving
-    pocps.goto_block(chain, g + 2 * halving + 6)  # views run at the head: g + 2h + 5
-    assert accrued(st, device) == (g + halving - b_act) * r + halving * (r // 2) + 5 * (r // 4)
-    end = vest(chain, s, device, operator)
-    tx = st.claim(device, sender=alice)
+    assert b_act < g + halving  # the activation epoch spans the first halving
+    a = st.currentEpoch()
+    end = pocps.epoch_start(s, a + 1)
+    assert end > g + halving
+    pocps.goto_epoch(chain, s, a + 1)
+    tx = st.claim(device, sender=alice)  # the activation proof's credit (x1): b_act .. end
     want = emitted(end, g, halving=halving) - emitted(b_act, g, halving=halving)
     assert tx.return_value == want
     assert s.token.balanceOf(alice) >= want
@@ -671,7 +672,7 @@ def test_emission_cap(project, chain, deployer, alice, operator):
     vest(chain, s, device, operator)
     supply = token.totalSupply()
     tx = st.claim(device, sender=alice)
-    want = cap - (b_act - g) * REWARD_PER_BLOCK  # what was left after the forfeited start
+    want = cap - (b_act - g) * REWARD_PER_BLOCK  # the start before any activation is never paid
     assert tx.return_value == want
     assert token.totalSupply() == supply + want
     assert st.emissionAccounted() == cap and st.totalMinted() == want
@@ -691,36 +692,44 @@ def test_hooks_only_by_verifier(system, deployer, alice, operator):
     device = pocps.register(system, alice, operator)
     for caller in (alice, deployer, operator):
         with reverts(st.NotVerifier, caller=caller):
-            st.activate(device, sender=caller)
+            st.proofPassed(device, 0, 10_000, sender=caller)
+        with reverts(st.NotVerifier, caller=caller):
+            st.revokeProof(device, 0, sender=caller)
         with reverts(st.NotVerifier, caller=caller):
             st.slash(device, 10_000, caller, sender=caller)
     assert st.getDevice(device).state == PENDING
 
 
-def test_activate_states(chain, system, as_verifier, alice, operator):
+def test_proof_passed_states(chain, system, as_verifier, alice, operator):
+    """`proofPassed` activates a Pending device (or one back from maintenance) and is a no-op
+    for the state of any other: an owed proof of an Exiting or Jailed device meets its duty."""
     st = system.staking
-    with reverts(st.WrongState, deviceId=999, state=NONE):
-        st.activate(999, sender=as_verifier)
     device = pocps.register(system, alice, operator)
-    tx = st.activate(device, sender=as_verifier)
+    e = st.currentEpoch()
+    tx = st.proofPassed(device, e, 0, sender=as_verifier)  # odds 0: activation, no credit
     assert logs(tx, st.DeviceActivated) == [{"deviceId": device, "classId": CLASS_ID}]
-    assert st.lastRewardBlock() == tx.block_number
-    assert st.getDevice(device).rewardPerWeightPaid == st.rewardPerWeight()
-    with reverts(st.WrongState, deviceId=device, state=ACTIVE):
-        st.activate(device, sender=as_verifier)
+    assert st.lastRewardBlock() == tx.block_number and st.getDevice(device).weight == WEIGHT
+    assert st.getDevice(device).creditEpochPlusOne == 0
+    tx = st.proofPassed(device, e, 10_000, sender=as_verifier)  # Active: credit only
+    assert logs(tx, st.DeviceActivated) == [] and st.getDevice(device).creditEpochPlusOne == e + 1
+    tx = st.revokeProof(device, e + 1, sender=as_verifier)  # another epoch: nothing
+    assert logs(tx, st.ProofRevoked) == [] and st.getDevice(device).creditEpochPlusOne == e + 1
+    tx = st.revokeProof(device, e, sender=as_verifier)
+    assert logs(tx, st.ProofRevoked) == [{"deviceId": device, "epoch": e}]
+    assert st.getDevice(device).creditEpochPlusOne == 0
     jail(system, as_verifier, device)
-    with reverts(st.WrongState, deviceId=device, state=JAILED):
-        st.activate(device, sender=as_verifier)
+    tx = st.proofPassed(device, e, 0, sender=as_verifier)
+    assert logs(tx, st.DeviceActivated) == [] and st.getDevice(device).state == JAILED
     st.deregister(device, sender=alice)
-    tx = st.activate(device, sender=as_verifier)  # an owed proof of an Exiting device: no-op
+    tx = st.proofPassed(device, e, 0, sender=as_verifier)  # an owed proof of an Exiting device
     assert logs(tx, st.DeviceActivated) == [] and st.getDevice(device).state == EXITING
     maint = pocps.register(system, alice, operator)
     e = st.currentEpoch()
     st.declareMaintenance(maint, 1, sender=alice)  # exempt e+1, proves again from e+2
-    tx = st.activate(maint, sender=as_verifier)  # the proof of e, still owed: no state change
+    tx = st.proofPassed(maint, e, 0, sender=as_verifier)  # the proof of e, still owed
     assert logs(tx, st.DeviceActivated) == [] and st.getDevice(maint).state == MAINTENANCE
     pocps.goto_epoch(chain, system, e + 2)
-    st.activate(maint, sender=as_verifier)  # Maintenance -> Active is allowed
+    st.proofPassed(maint, e + 2, 0, sender=as_verifier)  # Maintenance -> Active
     assert st.getDevice(maint).state == ACTIVE
 
 
@@ -770,9 +779,11 @@ def test_slash_active_leaves_rewards(chain, system, as_verifier, alice, operator
     tx = jail(system, as_verifier, device)
     assert st.activeCount(CLASS_ID) == 0 and st.totalWeight() == 0
     owed = emitted(tx.block_number, genesis) - emitted(b_act, genesis)
-    # nothing had vested yet (the activation epoch is not over): all of it is forfeited
-    assert logs(tx, st.RewardsForfeited) == [{"deviceId": device, "amount": owed}]
-    assert st.earned(device) == 0 == st.unvested(device) and st.totalForfeited() == owed
+    # the activation proof's credit stays the device's (a slash takes bond, not earned credits);
+    # its epoch is not over: pending, then final
+    assert st.pendingReward(device) == owed and st.earned(device) == 0
+    pocps.next_epoch(chain, system)
+    assert st.earned(device) == owed and st.pendingReward(device) == 0
 
 
 # --------------------------------------------------------------------------------------------
