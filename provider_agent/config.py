@@ -15,7 +15,6 @@ Example (``provider-agent init`` writes one)::
     verify_metrics_port = 0                   # verify's /metrics (0: none)
     discover_devices = true                   # also prove chain devices whose operator is our key
     prove_workers = 0                         # challenges computed at once per backend (0: auto)
-    open_voluntarily = false                  # also open commitments that were not drawn
 
     [keys]
     owner_keystore = "keys/owner.json"
@@ -115,9 +114,6 @@ class Config:
     verify_metrics_port: int = 0
     discover_devices: bool = True
     prove_workers: int = 0
-    #: Open every commitment, drawn or not (docs/protocol.md#selection): a passed opening vests
-    #: the rewards accrued so far, at the gas of one ``open`` per epoch.
-    open_voluntarily: bool = False
     priority_fee_gwei: float | None = None
     max_fee_gwei: float | None = None
     replace_after_blocks: int = 3
@@ -215,7 +211,6 @@ def load(path: str | Path) -> Config:
             verify_metrics_port=int(raw.get("verify_metrics_port", 0)),
             discover_devices=bool(raw.get("discover_devices", True)),
             prove_workers=int(raw.get("prove_workers", 0)),
-            open_voluntarily=bool(raw.get("open_voluntarily", False)),
             priority_fee_gwei=(float(fees["priority_fee_gwei"])
                                if "priority_fee_gwei" in fees else None),
             max_fee_gwei=float(fees["max_fee_gwei"]) if "max_fee_gwei" in fees else None,

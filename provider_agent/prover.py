@@ -9,8 +9,9 @@
 PoCPS v2 (docs/protocol.md#selection): every device that is not Exempt commits every epoch
 (``SELECTED`` = owes a commitment); openings start only after the commit deadline, when the
 verifier's ``mustOpen`` view says whether this commitment was drawn (or is owed: Always, forced,
-owed after a grace miss). An undrawn commitment is final as ``NOT_DRAWN`` unless
-``open_voluntarily`` is set (a passed opening vests the device's rewards).
+owed after a grace miss). An undrawn commitment is final as ``NOT_DRAWN``: the device is present,
+and a voluntary opening would cost gas and earn nothing (rewards are paid per drawn or owed
+proof, docs/protocol.md#vesting).
 
 Every transition is written to the SQLite journal before the next action, the product's Merkle
 tree (with C) is saved on disk before the commit, and each transaction is journaled before it is
@@ -287,8 +288,8 @@ class Prover:
             self._finish(row, st.FAILED, "slashed", "slashed on-chain (fraud or miss)")
             return
         if status == ProofStatus.MISSED:
-            self._finish(row, st.MISSED, "grace_miss", "reported missed on chain (grace miss: no "
-                         "bond slashed, unvested rewards forfeited, the next epoch is owed)")
+            self._finish(row, st.MISSED, "grace_miss", "reported missed on chain (a grace miss of "
+                         "the commit: no bond slashed, the next epoch's opening is owed)")
             return
         if status == ProofStatus.OPENED and row.state == st.OPEN_SENT:
             self._poll_open(row, head)  # records the receipt (gas) and moves to OPENED
@@ -544,11 +545,9 @@ class Prover:
                          f"head {head})")
             return
         if not row.open_attempt and not self.ctx.must_open(dev, e):
-            if not self.cfg.open_voluntarily:
-                self._finish(row, st.NOT_DRAWN, "", "committed, not drawn for opening: present")
-                log.info("device=%d epoch=%d committed, not drawn: present", dev, e)
-                return
-            log.info("device=%d epoch=%d not drawn: opening voluntarily (vests rewards)", dev, e)
+            self._finish(row, st.NOT_DRAWN, "", "committed, not drawn for opening: present")
+            log.info("device=%d epoch=%d committed, not drawn: present", dev, e)
+            return
         stored = self.ctx.stored_seed(e)
         if stored is None or stored.hex() != row.seed:
             self._finish(row, st.MISSED, "seed_changed",

@@ -3,8 +3,9 @@ that reports every miss: the stage of the agent fault tests (tests/agent/test_fa
 
 Blocks come every ``BLOCK_S`` seconds of wall-clock time whatever the machine's load, like a
 real chain; every device commits every epoch (PoCPS v2) and, with ``challengeBps`` 10,000, is
-drawn to open every commitment after the deadline; the commit window is ``FAULT_CLASS["commitWindow"]`` blocks. A fault that held the prover for longer than
-that (a 20 s job stop, a 30 s RPC hang) would make it miss; the tests assert it never does.
+drawn to open every commitment after the deadline; the commit window is
+``FAULT_CLASS["commitWindow"]`` blocks. A fault that held the prover for longer than that (a
+20 s job stop, a 30 s RPC hang) would make it miss; the tests assert it never does.
 """
 
 from __future__ import annotations

@@ -96,7 +96,8 @@ def test_sigkill_at_every_step_resumes_without_double_submit(chain, project, dep
     commit_deadline = start + ah.ROOMY_CLASS["commitWindow"]
     row = journal.get_proof(dev, e)
     assert row.commit_block < commit_deadline
-    assert row.open_block <= row.commit_block + ah.ROOMY_CLASS["openWindow"]
+    # PoCPS v2: openings start after the commit deadline
+    assert commit_deadline < row.open_block <= commit_deadline + ah.ROOMY_CLASS["openWindow"]
     assert system.verifier.proofStatus(dev, e) == OPENED
     assert system.staking.getDevice(dev).state == DeviceState.ACTIVE
     # Every transaction of the operator: one checkpoint at most, exactly one commit and one open
@@ -140,13 +141,25 @@ def test_rpc_outage_no_missed_challenge(chain, project, deployer, alice, tmp_pat
         def row(e):
             return d.ctx.journal.get_proof(dev, e)
 
+        def until_opened(e: int) -> None:
+            """Step block by block until the opening of ``e`` is on chain (it comes after the
+            commit deadline, PoCPS v2), at most through the open window."""
+            last = genesis + e * eb + ah.ROOMY_CLASS["commitWindow"] \
+                + ah.ROOMY_CLASS["openWindow"]
+            while system.verifier.proofStatus(dev, e) != OPENED and \
+                    chain.blocks.head.number <= last:
+                d.step()
+                chain.mine(1)
+            assert system.verifier.proofStatus(dev, e) == OPENED, row(e)
+
         # 1. The endpoint disappears at the epoch start, for 8 blocks of a 40-block window.
         e1 = goto_epoch()
         outage(8)
         for _ in range(4):
             d.step()
             chain.mine(1)
-        assert system.verifier.proofStatus(dev, e1) == OPENED, row(e1)
+        assert system.verifier.proofStatus(dev, e1) == COMMITTED, row(e1)
+        until_opened(e1)
 
         # 2. Broadcasts fail (HTTP 502 on eth_sendRawTransaction) while the node is up: the
         #    journaled commit is rebroadcast when sends work again; no second commit.
@@ -161,21 +174,20 @@ def test_rpc_outage_no_missed_challenge(chain, project, deployer, alice, tmp_pat
         for _ in range(4):
             d.step()
             chain.mine(1)
-        assert system.verifier.proofStatus(dev, e2) == OPENED, row(e2)
+        assert system.verifier.proofStatus(dev, e2) == COMMITTED, row(e2)
+        until_opened(e2)
         assert len(d.ctx.journal.get_tx(f"commit:{dev}:{e2}").hashes) == 1
 
-        # 3. Outage between the commit and the opening (8 blocks of a 40-block open window).
+        # 3. Outage at the start of the open window (8 blocks of a 40-block open window).
         e3 = goto_epoch()
         for _ in range(20):
             d.step()
             if row(e3) is not None and row(e3).state == st.COMMITTED:
                 break
         assert row(e3).state == st.COMMITTED, row(e3)
+        ah.goto_block(chain, genesis + e3 * eb + ah.ROOMY_CLASS["commitWindow"])
         outage(8)
-        for _ in range(3):
-            d.step()
-            chain.mine(1)
-        assert system.verifier.proofStatus(dev, e3) == OPENED, row(e3)
+        until_opened(e3)
         assert system.staking.getDevice(dev).bond == ah.TEST_CLASS_FULL["minBond"]
         assert d.ctx.metrics.registry.get_sample_value("pinfi_rpc_errors_total") >= 16
     finally:
@@ -214,6 +226,13 @@ def test_reorg_moves_the_commit_block(chain, project, deployer, alice, tmp_path)
         w3.provider.make_request("evm_mine", [])
     assert system.verifier.proofStatus(dev, e) == 0
     for _ in range(6):
+        d.step()
+        w3.provider.make_request("evm_mine", [])
+    assert system.verifier.proofStatus(dev, e) == COMMITTED  # the commit again
+    # openings start after the commit deadline (PoCPS v2)
+    last = system.staking.genesisBlock() + e * ah.ROOMY_EPOCH_BLOCKS \
+        + ah.ROOMY_CLASS["commitWindow"] + ah.ROOMY_CLASS["openWindow"]
+    while system.verifier.proofStatus(dev, e) != OPENED and w3.eth.block_number <= last:
         d.step()
         w3.provider.make_request("evm_mine", [])
     assert system.verifier.proofStatus(dev, e) == OPENED
@@ -265,7 +284,9 @@ def test_reorg_dropping_an_earlier_tx_leaves_no_nonce_gap(chain, project, deploy
     for _ in range(3):
         w3.provider.make_request("evm_mine", [])
     assert w3.eth.get_transaction_count(op.address) == checkpoint.nonce
-    for _ in range(12):
+    # openings start after the commit deadline (PoCPS v2): step through the open window
+    last = start + ah.ROOMY_CLASS["commitWindow"] + ah.ROOMY_CLASS["openWindow"]
+    while w3.eth.block_number <= last:
         d.step()
         if system.verifier.proofStatus(dev, e) == OPENED:
             break

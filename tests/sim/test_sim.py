@@ -179,8 +179,9 @@ def test_sim_pricing_matches_contract_quote(request):
     curves = _curves()
 
     def set_curve(curve: tuple[int, int, int, int, int]) -> None:
-        pool.setClass(CLASS_ID, curve[0], curve[1], curve[2], curve[3], curve[4],
-                      PRICING["terminateFeeBps"], PRICING["downBond"], sender=admin)
+        # DissipativePool.setClass takes one PoolParams struct (docs/protocol.md#class-parameters)
+        pool.setClass(CLASS_ID, (curve[0], curve[1], curve[2], curve[3], curve[4],
+                                 PRICING["terminateFeeBps"], PRICING["downBond"]), sender=admin)
 
     devices = [pocps.activate(chain, system, owner, operator) for _ in range(4)]
     system.token.transfer(client, 10**6 * UNIT, sender=admin)
