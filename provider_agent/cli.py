@@ -83,7 +83,8 @@ def _tokens(x: int) -> str:
 
 
 #: Keys of token (and ETH) amounts in JSON output: integer wei as decimal strings, never floats.
-AMOUNT_KEYS = frozenset({"bond", "earned", "pool", "operatorBalance", "amount", "cost"})
+AMOUNT_KEYS = frozenset({"bond", "earned", "pendingReward", "pool", "operatorBalance", "amount",
+                         "cost"})
 
 
 def _wei(obj: Any) -> Any:
@@ -412,6 +413,9 @@ def cmd_status(args: argparse.Namespace) -> int:
               f"{r['failed']:>6}  {r['last']}{warn}")
         pad = " " * 8
         print(f"{pad}daemon: {r['servedWhy']}")
+        if r.get("pendingReward"):
+            print(f"{pad}pending reward: {_tokens(r['pendingReward'])} PIN (final once its "
+                  "epoch is over)")
         w = r["commitWindow"]
         if w is not None:
             due = "commit under way" if w["due"] else "commit due unless exempt"

@@ -101,13 +101,18 @@ def gather(cfg: Config) -> dict[str, Any]:
             continue
         pc = view.class_params(d.class_id, epoch)
         earned = int(ch.call(view.c.staking.functions.earned(dev)))
+        # Rewards per proof: a passed drawn or owed opening's credit, final once its epoch is
+        # over (docs/protocol.md#vesting); 0 on a Staking without the view.
+        pending = (int(ch.call(view.c.staking.functions.pendingReward(dev)))
+                   if hasattr(view.c.staking.functions, "pendingReward") else 0)
         pool = int(ch.call(view.c.pool.functions.claimable(dev))) if view.c.pool else 0
         counts = journal.count_states(dev)
         recent = journal.recent_proofs(dev, 1)
         row: dict[str, Any] = {
             "device": dev, "class": d.class_id, "className": view.cfg.deployment.class_name(
                 d.class_id), "state": d.state.label, "bond": d.bond, "earned": earned,
-            "pool": pool, "passed": counts.get(st.DONE, 0) + counts.get(st.OPENED, 0),
+            "pendingReward": pending, "pool": pool,
+            "passed": counts.get(st.DONE, 0) + counts.get(st.OPENED, 0),
             "present": counts.get(st.NOT_DRAWN, 0),
             "failed": counts.get(st.FAILED, 0) + counts.get(st.MISSED, 0),
             "last": f"e{recent[0].epoch} {recent[0].state}" if recent else "-",
