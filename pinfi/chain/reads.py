@@ -38,8 +38,8 @@ class Device:
     maint_until: int
     unbond_at: int
     bond: int
-    rewards: int
-    reward_per_weight_paid: int  # 0 when the deployed Staking has no such field
+    rewards: int  # final per-proof credits not yet claimed (docs/protocol.md#vesting)
+    weight: int  # the class weight at the device's last activation
     fingerprint: bytes
 
 
@@ -160,7 +160,7 @@ def device(c: Contracts, device_id: int, block: Block = "latest") -> Device:
     return Device(device_id, str(d["owner"]), int(d["classId"]), DeviceState(int(d["state"])),
                   int(d["since"]), int(d["stateEpoch"]), str(d["operator"]),
                   int(d["maintUntil"]), int(d["unbondAt"]), int(d["bond"]), int(d["rewards"]),
-                  int(d.get("rewardPerWeightPaid", 0)), bytes(d["fingerprint"]))
+                  int(d.get("weight", 0)), bytes(d["fingerprint"]))
 
 
 def device_summary(c: Contracts, device_id: int, block: Block = "latest") -> DeviceSummary:
