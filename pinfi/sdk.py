@@ -608,7 +608,11 @@ class PinFi:
         return out
 
     def quote(self, class_id: int, epochs: int) -> int:
-        """Exact cost (base units) of leasing one more device of ``class_id`` for ``epochs``."""
+        """Exact cost (base units) of leasing one more device of ``class_id`` for ``epochs``.
+
+        Read from the pool's ``quote`` view, never recomputed here, so it always agrees with what
+        ``lease`` charges (its billing rules included: today a lease covers ``[current,
+        current + epochs)`` and pays the current epoch in full, docs/protocol.md#pool-api)."""
         return int(self._call(self.pool.functions.quote(class_id, epochs)))
 
     def quote_extend(self, lease_id: int, epochs: int) -> int:
