@@ -473,10 +473,11 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         return _credit(d.weight, _rewardPerWeightAtEpoch(plusOne - 1), rpw, d.creditOddsBps);
     }
 
-    /// @notice Accumulator value at the first block of `epoch` (0 when not stored).
+    /// @notice Accumulator value at the first block of `epoch`: stored, or exact from the
+    ///         formula when no update happened since (what a credit reads); 0 for a future epoch.
     function rewardPerWeightAtEpoch(uint256 epoch) external view returns (uint256) {
-        uint256 v = _rpwAtEpochPlusOne[epoch];
-        return v == 0 ? 0 : v - 1;
+        if (genesisBlock + epoch * epochBlocks > block.number) return 0;
+        return _rewardPerWeightAtEpoch(epoch);
     }
 
     /// @notice Total emission scheduled from genesis up to `blockNumber`, capped at `maxEmission`.

@@ -801,7 +801,7 @@ def test_challenge_info_modes(chain, system, as_verifier, alice, operator, keepe
     assert [st.challengeInfo(pending, x).mode for x in (e0, e0 + 1, e0 + 9)] == [
         EXEMPT, ALWAYS, ALWAYS]  # since = e0 + 1
     for device in (active, maint, jailed):
-        st.activate(device, sender=as_verifier)
+        st.proofPassed(device, e0, 0, sender=as_verifier)
     assert [st.challengeInfo(active, x).mode for x in (e0, e0 + 1, e0 + 9)] == [
         EXEMPT, SAMPLED, SAMPLED]
     info = st.challengeInfo(active, e0 + 1)
@@ -857,7 +857,7 @@ def test_deregister_during_maintenance_keeps_it_exempt(chain, system, as_verifie
     e = st.currentEpoch()
     st.declareMaintenance(device, 5, sender=alice)  # exempt e+1 .. e+5
     other = pocps.register(system, alice, operator)
-    st.activate(other, sender=as_verifier)
+    st.proofPassed(other, e, 0, sender=as_verifier)
     pocps.goto_epoch(chain, system, e + 1)
     st.declareMaintenance(other, 5, sender=alice)  # exempt e+2 .. e+6
     st.deregister(other, sender=alice)  # before its maintenance begins: owes e+1

@@ -720,14 +720,17 @@ def test_report_missed(chain, system, alice, bob, operator):
         v.reportMissed(silent, e0, sender=bob)
     v.open(honest, e0, *pocps.opening(chain, tree_h, ctx_h.block_number)[:2], sender=operator)
     pocps.goto_block(chain, s00 + CW + OW + 1)
-    v.reportMissed(late, e0, sender=bob)
-    assert st.getDevice(late).bond == MIN_BOND and v.proofStatus(late, e0) == MISSED
-    # Epoch e = e0 + 1: both miss again: slashed.
+    # committed and drawn, not opened in the (long) open window: a normal miss, no grace
+    tx = v.reportMissed(late, e0, sender=bob)
+    assert logs(tx, v.MissReported)[0]["slashed"] == MISS_SLASH and logs(tx, v.GraceMiss) == []
+    assert st.getDevice(late).bond == MIN_BOND - MISS_SLASH and v.proofStatus(late, e0) == SLASHED
+    assert st.getDevice(late).state == JAILED
+    # Epoch e = e0 + 1: silent misses again: slashed.
     e = pocps.next_epoch(chain, system)
     s0 = start(system, e)
     v.checkpoint(sender=bob)
     assert v.isChallenged(silent, e) and v.owedEpochPlusOne(silent) == e + 1
-    pocps.commit(chain, system, late, operator)  # committed, never opened
+    assert not v.mustCommit(late, e)  # jailed: exempt
     honest_tree, honest_commit = pocps.commit(chain, system, honest, operator)
     pocps.goto_block(chain, s0 + CW)
     supply, before = token.totalSupply(), token.balanceOf(bob)
@@ -749,22 +752,15 @@ def test_report_missed(chain, system, alice, bob, operator):
            sender=operator)
     with reverts(v.NotMissed, deviceId=honest, epoch=e):
         v.reportMissed(honest, e, sender=bob)
-    pocps.goto_block(chain, s0 + CW + OW)
-    with reverts(v.ReportTooEarly, deviceId=late, epoch=e, fromBlock=s0 + CW + OW + 1):
-        v.reportMissed(late, e, sender=bob)
-    tx = v.reportMissed(late, e, sender=bob)
-    assert tx.block_number == s0 + CW + OW + 1
-    assert logs(tx, v.MissReported)[0]["slashed"] == MISS_SLASH
-    assert v.proofStatus(late, e) == SLASHED
-    assert st.getDevice(late).state == JAILED
     pocps.goto_epoch(chain, system, e + 2)
     with reverts(v.ReportTooLate, deviceId=honest, epoch=e):
         v.reportMissed(honest, e, sender=bob)
 
 
 def test_report_missed_already_slashed(chain, system, alice, bob, operator):
-    """Reported in the next epoch (the device was Active and sampled), twice: once only. The
-    first miss is a grace miss: no bond is taken."""
+    """Reported in the next epoch (the device was Active and sampled), twice: once only. A
+    first missed commit is a grace miss (no bond taken); a drawn commitment never opened is a
+    normal miss."""
     v, st = system.verifier, system.staking
     pocps.set_proof_class(system, challengeBps=10_000)
     silent = pocps.activate(chain, system, alice, operator)
@@ -772,10 +768,11 @@ def test_report_missed_already_slashed(chain, system, alice, bob, operator):
     e = pocps.next_epoch(chain, system)
     pocps.commit(chain, system, late, operator)
     pocps.goto_epoch(chain, system, e + 1)
-    for device in (silent, late):
+    for device, bond, status in ((silent, MIN_BOND, MISSED),
+                                 (late, MIN_BOND - MISS_SLASH, SLASHED)):
         v.reportMissed(device, e, sender=bob)
-        assert st.getDevice(device).bond == MIN_BOND
-        assert v.proofStatus(device, e) == MISSED
+        assert st.getDevice(device).bond == bond
+        assert v.proofStatus(device, e) == status
         with reverts(v.AlreadySlashed, deviceId=device, epoch=e):
             v.reportMissed(device, e, sender=bob)
         assert st.getDevice(device).bond == MIN_BOND

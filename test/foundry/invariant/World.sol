@@ -322,14 +322,14 @@ contract World {
                 if (l.topics[2] == bytes32(0)) ghostBurned += value;
             } else if (
                 l.emitter == address(verifier)
-                    && (t0 == PoCPSVerifier.MissReported.selector || t0 == PoCPSVerifier.FraudProven.selector)
+                    && (t0 == IPoCPSVerifier.MissReported.selector || t0 == IPoCPSVerifier.FraudProven.selector)
             ) {
                 slashes += 1;
                 if (!isFaulty(uint256(l.topics[1]), uint256(l.topics[2]))) wrongSlashes += 1;
-            } else if (l.emitter == address(verifier) && t0 == PoCPSVerifier.GraceMiss.selector) {
+            } else if (l.emitter == address(verifier) && t0 == IPoCPSVerifier.GraceMiss.selector) {
                 graceMisses += 1;
                 if (!isFaulty(uint256(l.topics[1]), uint256(l.topics[2]))) wrongGraceMisses += 1;
-            } else if (l.emitter == address(staking) && t0 == Staking.DeviceSlashed.selector) {
+            } else if (l.emitter == address(staking) && t0 == IStaking.DeviceSlashed.selector) {
                 stakingSlashEvents += 1;
             }
         }
