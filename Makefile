@@ -42,6 +42,7 @@ $(SOLC_BIN)/.installed: $(VENV)/.installed node_modules/.installed tools/solc-sh
 	@touch $@
 
 test: setup
+	@test -n "$(FORGE)" || { echo "forge not found under node_modules/@foundry-rs (run make setup)"; exit 2; }
 	$(FORGE) test $(FORGE_ARGS)
 	$(WITH_ANVIL) $(BIN)/ape test tests/ -q $(PYTEST_ARGS)
 
