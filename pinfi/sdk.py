@@ -269,17 +269,24 @@ ERROR_FAMILIES: dict[str, tuple[type[ContractError], str | None]] = {
     "PriceOutOfRange": (InvalidParameter, "price {value} out of range"),
     "TokenCapTooLarge": (InvalidParameter, "token cap {cap} does not fit in uint96"),
     "ZeroAddress": (InvalidParameter, "zero address"),
+    # endpoint registry
+    "BadUrlScheme": (InvalidParameter, "the endpoint URL must start with http:// or https://"),
+    "UrlTooLong": (InvalidParameter, "endpoint URL of {length} bytes, at most {maxLength}"),
     "VerifierAlreadySet": (InvalidParameter, "the verifier is already set"),
     "PoolAlreadySet": (InvalidParameter, "the pool is already set"),
     # PoCPS (provider and keeper side)
     "EpochNotStarted": (TooEarly, "epoch {epoch} has not started"),
-    "OpenTooEarly": (TooEarly, "device {deviceId}: open after the commit block (epoch {epoch})"),
+    "OpenTooEarly": (TooEarly, "device {deviceId}: open after the commit deadline (epoch "
+                               "{epoch})"),
     "ReportTooEarly": (TooEarly, "device {deviceId}, epoch {epoch}: report from block "
                                  "{fromBlock}"),
     "SeedUnavailable": (ProofError, "no seed for epoch {epoch} (not checkpointed in time)"),
     "WrongEpoch": (ProofError, "epoch {epoch} is not the current epoch {current}"),
     "ZeroRoot": (ProofError, "zero Merkle root"),
-    "NotSelected": (ProofError, "device {deviceId} is not challenged in epoch {epoch}"),
+    "NotSelected": (ProofError, "device {deviceId} owes nothing in epoch {epoch} (exempt, or "
+                                "committed and not drawn)"),
+    "ClassChangePending": (InvalidParameter, "class {classId} has a change taking effect in "
+                                             "epoch {fromEpoch}: retry from the next epoch"),
     "CommitWindowClosed": (ProofError, "device {deviceId}, epoch {epoch}: commit window closed "
                                        "at block {deadline}"),
     "AlreadyCommitted": (ProofError, "device {deviceId} already committed in epoch {epoch}"),
@@ -301,6 +308,8 @@ ERROR_FAMILIES: dict[str, tuple[type[ContractError], str | None]] = {
     "ReportTooLate": (ProofError, "device {deviceId}, epoch {epoch}: too late to report"),
     # internals
     "ReentrancyGuardReentrantCall": (InternalError, "reentrant call"),
+    "SafeCastOverflowedUintDowncast": (InternalError, "value {value} does not fit in {bits} "
+                                                      "bits"),
     "PRBMath_MulDiv18_Overflow": (InternalError, "fixed-point overflow ({x} * {y})"),
     "PRBMath_UD60x18_Exp2_InputTooBig": (InternalError, "fixed-point exp2 input {x} too big"),
     "PRBMath_UD60x18_Log_InputTooSmall": (InternalError, "fixed-point log input {x} too small"),

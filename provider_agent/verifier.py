@@ -284,9 +284,10 @@ class Keeper:
             self._open_seeds.discard(key)
 
     def _report_missed(self, head: int, epoch: int) -> None:
-        """Report the misses of the previous and the current epoch (docs/protocol.md#pocps-
-        transactions): no commitment from the commit deadline ``dl`` on; a commitment that had
-        to be opened (``mustOpen``) and was not from ``dl + openWindow + 1`` on."""
+        """Report the misses of the previous and the current epoch
+        (docs/protocol.md#pocps-transactions): no commitment from the commit deadline ``dl`` on;
+        a commitment that had to be opened (``mustOpen``) and was not from
+        ``dl + openWindow + 1`` on."""
         c = self.ctx.c
         for e in (epoch - 1, epoch):
             if e < 0:

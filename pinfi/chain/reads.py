@@ -222,10 +222,13 @@ def pricing(c: Contracts, class_id: int, block: Block = "latest") -> PoolPricing
     return PoolPricing.from_contract(call(_pool(c).functions.classParams(class_id), block))
 
 
-def class_params(c: Contracts, class_id: int, block: Block = "latest") -> ClassParams | None:
+def class_params(c: Contracts, class_id: int, block: Block = "latest",
+                 epoch: int | None = None) -> ClassParams | None:
     """The whole class as the three contracts hold it (named from the deployment's parameters);
-    None when the class is configured in none of them."""
-    proof = proof_params(c, class_id, block)
+    None when the class is configured in none of them. ``epoch``: the PoCPS slice in force for
+    that epoch (``paramsAt``) instead of the current one."""
+    proof = (proof_params(c, class_id, block) if epoch is None
+             else proof_params_at(c, class_id, epoch, block))
     stake = staking_class(c, class_id, block)
     price = pricing(c, class_id, block) if c.pool is not None else None
     if not proof.exists and not stake.exists and (price is None or not price.configured):
@@ -283,6 +286,13 @@ def epoch_duty(c: Contracts, device_id: int, epoch: int, block: Block = "latest"
                      bool(call(v.mustOpen(device_id, epoch), block)),
                      int(call(v.forcedEpochPlusOne(device_id), block)) == epoch + 1,
                      int(call(v.owedEpochPlusOne(device_id), block)) == epoch + 1)
+
+
+def open_odds(c: Contracts, device_id: int, epoch: int, block: Block = "latest") -> int:
+    """``PoCPSVerifier.openOdds``: BPS when the opening is owed whatever the draw, the class's
+    ``challengeBps`` when drawn, 0 when not drawn (a voluntary opening earns nothing); the
+    reward of a passed opening is scaled by ``BPS / odds`` (docs/protocol.md#vesting)."""
+    return int(call(c.verifier.functions.openOdds(device_id, epoch), block))
 
 
 def must_open(c: Contracts, device_id: int, epoch: int, block: Block = "latest") -> bool:

@@ -78,8 +78,8 @@ def test_cheaters_slashed_honest_untouched(chain, system, deployer, alice, bob, 
     assert dev(honest).state == ACTIVE and dev(honest).bond == MIN_BOND
     assert dev(lazy).state == JAILED and dev(lazy).bond == MIN_BOND - fraud
     assert dev(liar).state == JAILED and dev(liar).bond == MIN_BOND - fraud
-    # a first miss is a grace miss: no bond, no jail, the next epoch owed (docs/protocol.md#
-    # pocps-transactions)
+    # a first missed commit is a grace miss: no bond, no jail, the next epoch owed
+    # (docs/protocol.md#pocps-transactions)
     assert dev(silent).state == PENDING and dev(silent).bond == MIN_BOND
     assert miss > 0
 

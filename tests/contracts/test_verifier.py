@@ -768,15 +768,15 @@ def test_report_missed_already_slashed(chain, system, alice, bob, operator):
     e = pocps.next_epoch(chain, system)
     pocps.commit(chain, system, late, operator)
     pocps.goto_epoch(chain, system, e + 1)
-    for device, bond, status in ((silent, MIN_BOND, MISSED),
-                                 (late, MIN_BOND - MISS_SLASH, SLASHED)):
+    for device, bond, status, state in ((silent, MIN_BOND, MISSED, ACTIVE),
+                                        (late, MIN_BOND - MISS_SLASH, SLASHED, JAILED)):
         v.reportMissed(device, e, sender=bob)
         assert st.getDevice(device).bond == bond
         assert v.proofStatus(device, e) == status
         with reverts(v.AlreadySlashed, deviceId=device, epoch=e):
             v.reportMissed(device, e, sender=bob)
-        assert st.getDevice(device).bond == MIN_BOND
-        assert st.getDevice(device).state == ACTIVE
+        assert st.getDevice(device).bond == bond
+        assert st.getDevice(device).state == state
 
 
 # --------------------------------------------------------------------------------------------

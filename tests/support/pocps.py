@@ -142,6 +142,7 @@ def selected_epoch(chain, system: System, device_id: int, operator, want: bool =
         e = next_epoch(chain, system)
         tree, tx = commit(chain, system, device_id, operator)
         after_deadline(chain, system, e)
+        chain.mine(1)  # views read blockhash(deadline) once the head is past the deadline
         if bool(system.verifier.mustOpen(device_id, e)) == want:
             return e, tree, tx
     raise AssertionError("selection never matched")
