@@ -151,6 +151,7 @@ def run(accounts: Any, chain: Any, project: Any) -> int:
     procs.start("provider", [sys.executable, "-m", "provider_agent.cli", "run", "--config",
                              str(cfg)], folder / "agent.log")
     result: dict[str, Any] = {}
+    load_before = os.getloadavg()[0]
     try:
         procs.wait_ready({"provider": folder}, " started: ", timeout=180)
         wait_for(lambda: _up(url), 120, "the gateway")
@@ -163,6 +164,7 @@ def run(accounts: Any, chain: Any, project: Any) -> int:
         key = bytes(Account.from_key(client.private_key).key)
         pf = PinFi.connect(chain.provider.http_uri, dep.to_dict(), key)
         python = demo._sandbox_binds()[1]
+        load_before = os.getloadavg()[0]  # measurements start here
         result["lease_to_running"] = lease_to_running(pf, device, Manifest)
         result["throughput"] = throughput(pf, device, tmp, Manifest, sha256_file)
         result["service_proxy"] = service_latency(pf, device, tmp, Manifest, python)
@@ -174,6 +176,9 @@ def run(accounts: Any, chain: Any, project: Any) -> int:
         "requests": REQUESTS, "trials": TRIALS, "python": platform.python_version(),
         "machine": platform.machine(), "cpus": os.cpu_count(),
         "sandbox": "bwrap" if shutil.which("bwrap") else "rlimits",
+        # a shared machine's load skews every figure: the 1-minute load average around the run
+        "load_avg_1m_before": round(load_before, 2),
+        "load_avg_1m_after": round(os.getloadavg()[0], 2),
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
     }
     OUT.write_text(json.dumps(result, indent=2) + "\n")
