@@ -1,0 +1,56 @@
+"""``pinfi explorer``: index a deployment and serve the API and dashboard (one process).
+
+The indexer runs in a thread beside uvicorn; the database (SQLite file by default, or a
+PostgreSQL URL) keeps the position, so a restart resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from typing import Any
+
+DEFAULT_DB = "explorer.sqlite"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", default=os.environ.get("PINFI_EXPLORER_DB", DEFAULT_DB),
+                   help="SQLite file or postgresql:// URL ($PINFI_EXPLORER_DB; default "
+                        "%(default)s)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8700)
+    p.add_argument("--interval", type=float, default=1.0,
+                   help="seconds between polls of the chain (default %(default)s)")
+    p.add_argument("--confirmations", type=int, default=0,
+                   help="blocks behind the head left unread (default 0; reorgs are rolled "
+                        "back anyway)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from pinfi import chain as ch
+
+    from .app import create_app
+    from .db import open_db
+    from .indexer import Indexer
+
+    if not 0 < args.port < 65536:
+        raise ValueError(f"--port {args.port} is not a TCP port")
+    w3 = ch.connect(args.rpc)
+    dep: Any = args.deployment
+    deployment = ch.Deployment.resolve(int(dep) if isinstance(dep, str) and dep.isdigit()
+                                       else dep, int(w3.eth.chain_id))
+    db = open_db(args.db)
+    indexer = Indexer(w3, deployment, db, confirmations=args.confirmations)
+    logging.getLogger("pinfi.explorer").setLevel(logging.INFO)
+    indexer.start(args.interval)
+    print(f"pinfi explorer: indexing chain {deployment.chain_id} from block "
+          f"{deployment.deployment_block} into {args.db}; http://{args.host}:{args.port}/",
+          flush=True)
+    try:
+        uvicorn.run(create_app(db), host=args.host, port=args.port, log_level="warning")
+    finally:
+        indexer.stop()
+    return 0
