@@ -34,7 +34,7 @@ SCHEMA = (
     # per class and epoch: the pool's views read at the epoch's last block (price charts).
     "CREATE TABLE IF NOT EXISTS class_epochs (class_id INTEGER NOT NULL, epoch BIGINT NOT NULL,"
     " block_number BIGINT NOT NULL, demand TEXT NOT NULL, supply TEXT NOT NULL,"
-    " utilization_bps INTEGER NOT NULL, price TEXT, PRIMARY KEY (class_id, epoch))",
+    " utilization TEXT NOT NULL, price TEXT, PRIMARY KEY (class_id, epoch))",
     # the views at the indexed block (refreshed after each sync): devices and classes now.
     "CREATE TABLE IF NOT EXISTS device_views (device_id BIGINT PRIMARY KEY,"
     " block_number BIGINT NOT NULL, owner TEXT NOT NULL, class_id INTEGER NOT NULL,"
@@ -42,7 +42,7 @@ SCHEMA = (
     " claimable TEXT NOT NULL, endpoint TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS class_views (class_id INTEGER PRIMARY KEY,"
     " block_number BIGINT NOT NULL, epoch BIGINT NOT NULL, demand TEXT NOT NULL,"
-    " supply TEXT NOT NULL, utilization_bps INTEGER NOT NULL, price TEXT, quote TEXT,"
+    " supply TEXT NOT NULL, utilization TEXT NOT NULL, price TEXT, quote TEXT,"
     " quote_epochs INTEGER NOT NULL, active INTEGER NOT NULL)",
 )
 

@@ -12,7 +12,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from pinfi.types import DeviceState, ProofStatus, lease_device
+from pinfi.types import UNIT, DeviceState, ProofStatus, lease_device
 
 from .db import Database
 
@@ -251,8 +251,8 @@ def classes(db: Database) -> list[dict[str, Any]]:
     for r in db.query("SELECT * FROM class_views ORDER BY class_id"):
         cid = int(r["class_id"])
         out.append({"class_id": cid, "epoch": int(r["epoch"]), "supply": r["supply"],
-                    "demand": r["demand"], "utilization": int(r["utilization_bps"]) / 10_000,
-                    "utilization_bps": int(r["utilization_bps"]), "price": r["price"],
+                    "demand": r["demand"], "utilization": int(r["utilization"]) / UNIT,
+                    "utilization_wad": r["utilization"], "price": r["price"],
                     "quote": r["quote"], "quote_epochs": int(r["quote_epochs"]),
                     "active": int(r["active"]), "devices": dict(counts.get(cid, {}))})
     return out
@@ -261,7 +261,8 @@ def classes(db: Database) -> list[dict[str, Any]]:
 def class_epochs(db: Database, class_id: int) -> list[dict[str, Any]]:
     """R, D, utilization and the marginal price at each epoch's last block."""
     return [{"epoch": int(r["epoch"]), "block": int(r["block_number"]), "supply": r["supply"],
-             "demand": r["demand"], "utilization_bps": int(r["utilization_bps"]),
+             "demand": r["demand"], "utilization_wad": r["utilization"],
+             "utilization": int(r["utilization"]) / UNIT,
              "price": r["price"]}
             for r in db.query("SELECT * FROM class_epochs WHERE class_id = ? ORDER BY epoch",
                               (class_id,))]

@@ -241,7 +241,7 @@ class Indexer:
                 quote = str(ch.call(pool.functions.quote(cid, quote_epochs), block))
             except ch.ChainError:
                 quote = None
-        return {"demand": str(demand), "supply": str(supply), "utilization_bps": util,
+        return {"demand": str(demand), "supply": str(supply), "utilization": str(util),
                 "price": price, "quote": quote}
 
     def _snapshot_epochs(self, start: int, to: int) -> None:
@@ -263,9 +263,9 @@ class Indexer:
                     continue
                 self.db.execute(
                     "INSERT INTO class_epochs (class_id, epoch, block_number, demand, supply, "
-                    "utilization_bps, price) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+                    "utilization, price) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
                     "(class_id, epoch) DO NOTHING",
-                    (cid, e, last, v["demand"], v["supply"], v["utilization_bps"], v["price"]))
+                    (cid, e, last, v["demand"], v["supply"], v["utilization"], v["price"]))
 
     def refresh_views(self) -> None:
         """Devices' and classes' views at the indexed block (state, bond, R, D, quote now)."""
@@ -305,7 +305,7 @@ class Indexer:
                 active = int(ch.call(c.staking.functions.classes(cid), block)[2])
                 classes.append({"class_id": cid, "block_number": block, "epoch": epoch,
                                 "demand": v["demand"], "supply": v["supply"],
-                                "utilization_bps": v["utilization_bps"], "price": v["price"],
+                                "utilization": v["utilization"], "price": v["price"],
                                 "quote": v["quote"], "quote_epochs": self.quote_epochs,
                                 "active": active})
         with self.db.transaction():

@@ -111,7 +111,7 @@ def overview(o: dict[str, Any], charts: dict[int, list[dict[str, Any]]],
     for c in o["classes"]:
         cid = c["class_id"]
         rows.append([v("class_id", cid), v("supply", c["supply"]), v("demand", c["demand"]),
-                     v("utilization_bps", c["utilization_bps"], f"{c['utilization']:.2%}"),
+                     v("utilization", c["utilization_wad"], f"{c['utilization']:.2%}"),
                      v("price", c["price"], pin(c["price"]) if c["price"] else "sold out"),
                      v("quote", c["quote"], pin(c["quote"]) if c["quote"] else "sold out")
                      + f" / {c['quote_epochs']} epochs",
@@ -141,7 +141,7 @@ def overview(o: dict[str, Any], charts: dict[int, list[dict[str, Any]]],
         body.append(line_chart(f"Class {cid}: R, D and utilization",
                                [("R", [(p["epoch"], int(p["supply"])) for p in pts]),
                                 ("D", [(p["epoch"], int(p["demand"])) for p in pts]),
-                                ("utilization x10", [(p["epoch"], p["utilization_bps"] / 1000)
+                                ("utilization x10", [(p["epoch"], p["utilization"] * 10)
                                                      for p in pts])],
                                f"chart-util-{cid}", y_label="devices"))
     return "\n".join(body)

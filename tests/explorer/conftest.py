@@ -78,3 +78,17 @@ def w3(chain):
 def out_dir() -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     return OUT
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server started for these tests (skipped only where none can run)."""
+    from tests.explorer import pgserver
+
+    why = pgserver.available()
+    if why:
+        pytest.skip(why)
+    server = pgserver.PgServer()
+    server.start()
+    yield server
+    server.stop()

@@ -72,7 +72,8 @@ def test_figures_equal_views(w3, scenario, tmp_path):
     (c,) = fg.classes(db)
     demand, supply, _ = sysm.pool.classState(CLASS_ID)
     assert (int(c["demand"]), int(c["supply"])) == (demand, supply)
-    assert c["utilization_bps"] == sysm.pool.utilization(CLASS_ID)
+    assert int(c["utilization_wad"]) == sysm.pool.utilization(CLASS_ID)
+    assert c["utilization"] == demand / supply
     assert int(c["price"]) == sysm.pool.quote(CLASS_ID, 1)
     assert int(c["quote"]) == sysm.pool.quote(CLASS_ID, c["quote_epochs"])
     assert c["active"] == sysm.staking.activeCount(CLASS_ID)
@@ -84,6 +85,7 @@ def test_figures_equal_views(w3, scenario, tmp_path):
         blk = p["block"]
         demand, supply, _ = ch.call(pool.functions.classState(CLASS_ID), blk)
         assert (int(p["demand"]), int(p["supply"])) == (demand, supply)
+        assert int(p["utilization_wad"]) == ch.call(pool.functions.utilization(CLASS_ID), blk)
         assert p["price"] is None or int(p["price"]) == ch.call(pool.functions.quote(CLASS_ID, 1),
                                                                 blk)
     # burn vs emission: the token's supply and the staking's mints
