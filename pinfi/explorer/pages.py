@@ -123,7 +123,7 @@ def overview(o: dict[str, Any], charts: dict[int, list[dict[str, Any]]],
             f'{v("genesis", totals["genesis"], pin(totals["genesis"]))} · emitted '
             f'{v("minted", totals["minted"], pin(totals["minted"]))} · burned '
             f'{v("burned", totals["burned"], pin(totals["burned"]))} · supply '
-            f'{v("supply", totals["supply"], pin(totals["supply"]))} · leases '
+            f'{v("token_supply", totals["supply"], pin(totals["supply"]))} · leases '
             f'{v("leases", o["leases"])}</p></section>']
     mint, burn, cm, cb = [], [], 0, 0
     for e in be["epochs"]:
