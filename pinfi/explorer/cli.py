@@ -14,6 +14,10 @@ from typing import Any
 DEFAULT_DB = "explorer.sqlite"
 
 
+class ExplorerError(Exception):
+    """Bad input to ``pinfi explorer`` (printed as one line)."""
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default=os.environ.get("PINFI_EXPLORER_DB", DEFAULT_DB),
                    help="SQLite file or postgresql:// URL ($PINFI_EXPLORER_DB; default "
@@ -37,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from .indexer import Indexer
 
     if not 0 < args.port < 65536:
-        raise ValueError(f"--port {args.port} is not a TCP port")
+        raise ExplorerError(f"--port {args.port} is not a TCP port")
     w3 = ch.connect(args.rpc)
     dep: Any = args.deployment
     deployment = ch.Deployment.resolve(int(dep) if isinstance(dep, str) and dep.isdigit()
