@@ -76,11 +76,19 @@ def generate(chain: Any, project: Any, accounts: Any) -> tuple[Any, Any, int]:
         return len(w3.eth.get_logs({"fromBlock": first, "toBlock": "latest",
                                     "address": topics}))
 
+    batch: list[tuple[str, list[Any]]] = []
+
     def send(fn: Any, sender: str) -> None:
-        try:
-            fn.transact({"from": sender, "gas": 600_000})
-        except Exception:  # a revert (e.g. nothing to claim yet) is a skipped step
-            pass
+        """Queued; one JSON-RPC batch per round (a revert, e.g. nothing to claim yet, is a
+        skipped step)."""
+        batch.append(("eth_sendTransaction", [{"from": sender, "to": fn.address, "gas":
+                                               hex(600_000),
+                                               "data": fn._encode_transaction_data()}]))
+
+    def flush() -> None:
+        if batch:
+            w3.provider.make_batch_request(list(batch))
+            batch.clear()
 
     leases: dict[int, int] = {}
     n, i = count(), 0
@@ -90,6 +98,7 @@ def generate(chain: Any, project: Any, accounts: Any) -> tuple[Any, Any, int]:
             lv = c.pool.functions.leaseOf(d).call()
             if not lv[5]:  # free: lease it for 2 epochs
                 send(c.pool.functions.lease(d, 2, 10**30, FAR, b"\x33" * 32), bob.address)
+                flush()
                 leases[d] = int(c.pool.functions.currentLeaseId(d).call())
             elif i % 7 == 0:
                 send(c.pool.functions.extend(leases[d], 1, 10**30, FAR), bob.address)
@@ -98,6 +107,7 @@ def generate(chain: Any, project: Any, accounts: Any) -> tuple[Any, Any, int]:
                 send(c.pool.functions.claim(d), alice.address)
             send(reg.functions.setEndpoint(d, f"http://10.0.0.{d}:{9000 + i % 1000}"),
                  alice.address)
+        flush()
         i += 1
         if i % 25 == 0:
             n = count()

@@ -26,6 +26,7 @@ PROOF_EVENTS: dict[str, ProofStatus] = {
 #: Events counted as a missed proof (v2 adds a grace miss that slashes nothing).
 MISS_EVENTS = ("MissReported", "GraceMiss")
 FRAUD_EVENTS = ("FraudProven",)
+FORFEIT_EVENT = "RewardsForfeited"
 LEASE_EVENTS = ("LeaseOpened", "LeaseExtended", "LeaseTerminated", "LeaseEndedByProvider",
                 "DownReported", "DownResolved")
 ZERO = "0x0000000000000000000000000000000000000000"
@@ -121,6 +122,7 @@ def devices(db: Database, uptime_epochs: int = UPTIME_EPOCHS) -> list[dict[str, 
     frauds = _counts(db, FRAUD_EVENTS)
     slashes = _counts(db, ("DeviceSlashed",))
     slashed = _sums(db, "DeviceSlashed", "slashed")
+    forfeited = _sums(db, FORFEIT_EVENT, "amount")  # PoCPS v2: unvested rewards forfeited
     leases = {int(r["device_id"]): int(r["n"]) for r in db.query(
         "SELECT device_id, COUNT(DISTINCT lease_id) AS n FROM events WHERE event = "
         "'LeaseOpened' GROUP BY device_id")}
@@ -142,6 +144,7 @@ def devices(db: Database, uptime_epochs: int = UPTIME_EPOCHS) -> list[dict[str, 
             "proofs_passed": sum(1 for s in st.values() if s == ProofStatus.OPENED),
             "proofs_missed": missed.get(d, 0), "frauds": frauds.get(d, 0),
             "slashes": slashes.get(d, 0), "slashed": str(slashed.get(d, 0)),
+            "forfeited": str(forfeited.get(d, 0)),
             "leases_served": leases.get(d, 0),
             "reliability": _uptime(st, miss_epochs.get(d, set()), now, uptime_epochs),
         })
@@ -158,7 +161,8 @@ def device(db: Database, device_id: int, uptime_epochs: int = UPTIME_EPOCHS) -> 
     events = [_event(r) for r in db.query(
         "SELECT * FROM events WHERE device_id = ? ORDER BY block_number, log_index",
         (device_id,))]
-    slashes = [e for e in events if e["event"] in ("DeviceSlashed", *MISS_EVENTS, *FRAUD_EVENTS)]
+    slashes = [e for e in events
+               if e["event"] in ("DeviceSlashed", *MISS_EVENTS, *FRAUD_EVENTS, FORFEIT_EVENT)]
     claims = [e for e in events if e["event"] in ("Claimed", "RewardsClaimed")]
     return {**row, "proof_history": history, "leases": leases(db, device_id),
             "slash_events": slashes, "claims": claims, "events": len(events)}

@@ -258,7 +258,7 @@ class Indexer:
             for cid in self._classes():
                 try:
                     v = self._pool_class(cid, last)
-                except ch.ChainError as err:
+                except Exception as err:  # state pruned (non-archive node): events only
                     log.debug("no class view at block %d: %s", last, err)
                     continue
                 self.db.execute(

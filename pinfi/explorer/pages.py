@@ -177,6 +177,7 @@ def device(d: dict[str, Any]) -> str:
              ("proofs_passed", d["proofs_passed"], None),
              ("proofs_missed", d["proofs_missed"], None), ("frauds", d["frauds"], None),
              ("slashes", d["slashes"], None), ("slashed", d["slashed"], pin(d["slashed"])),
+             ("forfeited", d["forfeited"], pin(d["forfeited"])),
              ("leases_served", d["leases_served"], None)]
     dl = "".join(f"<dt>{escape(k.replace('_', ' '))}</dt><dd>{v(k, raw, text)}</dd>"
                  for k, raw, text in facts)
@@ -188,7 +189,8 @@ def device(d: dict[str, Any]) -> str:
                                          for h in d["proof_history"]], "proofs")
     slashes = table(["block", "event", "epoch", "amount"],
                     [[str(e["block"]), escape(e["event"]), escape(str(e["args"].get("epoch",
-                      "-"))), pin(e["args"].get("slashed"))] for e in d["slash_events"]],
+                      "-"))), pin(e["args"].get("slashed", e["args"].get("amount")))]
+                     for e in d["slash_events"]],
                     "slashes")
     return (f'<dl id="device">{dl}</dl><h2>Proof history</h2><div class="strip">{strip}</div>'
             f"{proofs}<h2>Leases</h2>{leases(d['leases'])}<h2>Slashes</h2>{slashes}")

@@ -62,3 +62,35 @@ def test_explorer_command_and_classes(chain, w3, scenario, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_after_demo_then_serve_without_chain(w3, scenario, tmp_path, capsys):
+    from pinfi.explorer.cli import after_demo
+
+    command = after_demo(w3, scenario.deployment, tmp_path, serve=False)
+    assert "indexed into" in capsys.readouterr().out
+    port = _port()
+    argv = command.split()[1:]
+    argv[argv.index("--port") + 1] = str(port)
+    env = {**os.environ, "PINFI_RPC_URL": "http://127.0.0.1:9"}  # no chain there
+    proc = subprocess.Popen([sys.executable, "-m", "pinfi.cli", *argv], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                st = httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=5).json()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "explorer did not serve"
+                time.sleep(0.2)
+        assert st["indexed_block"] == w3.eth.block_number or st["indexed_block"] > 0
+        assert len(httpx.get(f"http://127.0.0.1:{port}/api/devices").json()) >= 5
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    empty = subprocess.run([sys.executable, "-m", "pinfi.cli", "explorer", "--db",
+                            str(tmp_path / "none.sqlite"), "--no-follow"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert empty.returncode == 2 and "holds no index" in empty.stderr
