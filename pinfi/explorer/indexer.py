@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from web3 import Web3
@@ -93,7 +93,7 @@ class Indexer:
             self._names[address.lower()] = name
             for item in load_abi(name):
                 if item.get("type") == "event" and not item.get("anonymous"):
-                    topic = "0x" + event_abi_to_log_topic(item).hex()
+                    topic = "0x" + event_abi_to_log_topic(cast(Any, item)).hex()
                     self._specs[(address.lower(), topic)] = EventSpec(name, item["name"], item)
         self._contracts = ch.load_contracts(self.w3, self.deployment, check_code=False)
         ident = f"{self.deployment.chain_id}:{self.deployment.contracts.get('Staking', '')}"
