@@ -22,6 +22,8 @@ PROOF_EVENTS: dict[str, ProofStatus] = {
     "Opened": ProofStatus.OPENED,
     "MissReported": ProofStatus.SLASHED,
     "FraudProven": ProofStatus.SLASHED,
+    # PoCPS v2: a grace miss records the epoch as Missed (no slash); SLASHED before v2's enum
+    "GraceMiss": getattr(ProofStatus, "MISSED", ProofStatus.SLASHED),
 }
 #: Events counted as a missed proof (v2 adds a grace miss that slashes nothing).
 MISS_EVENTS = ("MissReported", "GraceMiss")
@@ -102,8 +104,9 @@ def _uptime(statuses: dict[int, int], misses: set[int], now: int, n: int) -> dic
     """Passed over resolved proofs in the last ``n`` epochs (epochs still open excluded)."""
     lo = now - n + 1
     passed = sum(1 for e, s in statuses.items() if lo <= e <= now and s == ProofStatus.OPENED)
-    failed = sum(1 for e, s in statuses.items() if lo <= e <= now and s == ProofStatus.SLASHED)
-    failed += sum(1 for e in misses if lo <= e <= now and statuses.get(e) != ProofStatus.SLASHED)
+    bad = {int(s) for name, s in PROOF_EVENTS.items() if name in (*MISS_EVENTS, *FRAUD_EVENTS)}
+    failed = sum(1 for e, s in statuses.items() if lo <= e <= now and s in bad)
+    failed += sum(1 for e in misses if lo <= e <= now and statuses.get(e) not in bad)
     total = passed + failed
     return {"epochs": n, "passed": passed, "failed": failed,
             "uptime": round(passed / total, 4) if total else None}
