@@ -18,7 +18,7 @@ FORGE := $$(ls -d $(CURDIR)/node_modules/@foundry-rs/forge-*-*/bin/forge 2>/dev/
 # Slither in its own venv (its web3/eth-* pins differ from Ape's), built by `lint` only.
 SLITHER_VENV := $(VENV)/tools/slither
 
-.PHONY: setup test demo bench sim lint clean
+.PHONY: setup test demo bench sim lint clean explorer-deps
 
 setup: $(VENV)/.installed node_modules/.installed $(SOLC_BIN)/.installed
 
@@ -41,7 +41,20 @@ $(SOLC_BIN)/.installed: $(VENV)/.installed node_modules/.installed tools/solc-sh
 	$(BIN)/python -m pinfi_dev.toolchain install-solc --dest $(SOLC_BIN)
 	@touch $@
 
-test: setup
+# [E1 explorer] the explorer tests' browser and database (tests/explorer): Debian's chromium,
+# chromium-driver and postgresql, installed when missing where apt-get can (root); otherwise
+# nothing happens and those tests skip.
+explorer-deps:
+	@if ! { command -v chromium && command -v chromedriver && ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 \
+	  && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium, chromium-driver, postgresql (explorer tests)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver postgresql >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	       chromium chromium-driver postgresql >/dev/null 2>&1; } \
+	  || echo "explorer-deps: apt-get failed; the explorer's browser/PostgreSQL tests will skip"; \
+	fi
+
+test: setup explorer-deps
 	@test -n "$(FORGE)" || { echo "forge not found under node_modules/@foundry-rs (run make setup)"; exit 2; }
 	$(FORGE) test $(FORGE_ARGS)
 	$(WITH_ANVIL) $(BIN)/ape test tests/ -q $(PYTEST_ARGS)
@@ -53,6 +66,8 @@ bench: setup
 	$(WITH_ANVIL) $(BIN)/ape run bench
 	$(BIN)/python bench/agent_bench.py
 	$(WITH_ANVIL) $(BIN)/python bench/gateway_bench.py
+	$(MAKE) explorer-deps
+	$(WITH_ANVIL) $(BIN)/python bench/explorer_bench.py
 
 sim: setup
 	$(BIN)/python -m pinfi_dev.sim

@@ -274,6 +274,10 @@ ERROR_FAMILIES: dict[str, tuple[type[ContractError], str | None]] = {
     "UrlTooLong": (InvalidParameter, "endpoint URL of {length} bytes, at most {maxLength}"),
     "VerifierAlreadySet": (InvalidParameter, "the verifier is already set"),
     "PoolAlreadySet": (InvalidParameter, "the pool is already set"),
+    # gateway endpoints (EndpointRegistry)
+    "UrlTooLong": (InvalidParameter, "endpoint URL of {length} bytes, at most {maxLength}"),
+    "BadUrlScheme": (InvalidParameter,
+                     "endpoint URL must start with http:// or https:// (empty clears it)"),
     # PoCPS (provider and keeper side)
     "EpochNotStarted": (TooEarly, "epoch {epoch} has not started"),
     "OpenTooEarly": (TooEarly, "device {deviceId}: open after the commit deadline (epoch "

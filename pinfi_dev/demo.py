@@ -276,7 +276,10 @@ def _wait_gateways(urls: dict[str, str], procs: Processes, timeout: float = 90.0
 @click.option("--epochs", default=8, show_default=True, help="epochs to run after registration")
 @click.option("--block-time", default=1, show_default=True, help="seconds between blocks")
 @click.option("--out", "out_dir", default=str(OUT), show_default=True, help="output folder")
-def cli(epochs: int, block_time: int, out_dir: str) -> None:
+# [E1 explorer] keep the chain and serve the explorer at the end (make demo PINFI_DEMO_EXPLORER=1)
+@click.option("--explorer", is_flag=True, envvar="PINFI_DEMO_EXPLORER",
+              help="at the end, serve the explorer on the demo's chain until Ctrl-C")
+def cli(epochs: int, block_time: int, out_dir: str, explorer: bool = False) -> None:
     global OUT
     OUT = Path(out_dir)
     # Quiet: no compiler listing, no line per confirmed transaction (warnings still show).
@@ -405,6 +408,10 @@ def cli(epochs: int, block_time: int, out_dir: str) -> None:
                f"{summary['receipts_verified']} receipts verified")
     click.echo(f"wrote {OUT}/summary.json, {OUT}/price.png, {OUT}/utilization.png "
                f"in {summary['seconds']:.0f}s")
+    # [E1 explorer] index what the demo did; print how to open it, or serve it (--explorer)
+    from pinfi.explorer.cli import after_demo
+
+    after_demo(chain.provider.web3, deployment, OUT, serve=explorer)
 
 
 def _run(d: Any, cls: ClassParams, procs: Processes, buyer: Client,

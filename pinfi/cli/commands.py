@@ -96,6 +96,10 @@ def _known_device(pf: PinFi, device_id: int) -> dict[str, Any]:
 def classes(args: argparse.Namespace) -> int:
     pf = connect(args, account=False)
     rows: list[dict[str, Any]] = []
+    # [E1 explorer] reliability from an explorer when one is given (--explorer / $PINFI_EXPLORER)
+    from pinfi.explorer import reliability as rel_mod
+
+    reliability = rel_mod.lookup(getattr(args, "explorer", None))
     for c in pf.classes():
         free = pf.free_devices(c.id)
         try:
@@ -109,9 +113,8 @@ def classes(args: argparse.Namespace) -> int:
                 gw = url.url if url.current else ""
             except ch.ChainError:
                 gw = ""
-            # reliability: filled in by an explorer later (proof history, uptime); null here
             devices.append({"device_id": dev, "price_wei": price, "gateway": gw,
-                            "reliability": None})
+                            "reliability": reliability.get(dev)})
         rows.append({"class_id": c.id, "name": pf.deployment.class_name(c.id) or c.name,
                      "supply": c.supply, "demand": c.demand,
                      "utilization": round(c.utilization, 4), "price_wei": price,
@@ -124,7 +127,8 @@ def classes(args: argparse.Namespace) -> int:
                      f"max {r['max_lease_epochs']} epochs")
         for d in r["free"]:
             lines.append(f"  device {d['device_id']:>5}  {price_s}/epoch  gateway "
-                         f"{d['gateway'] or '-'}  reliability -")
+                         f"{d['gateway'] or '-'}  reliability "
+                         f"{rel_mod.text(d['reliability'])}")
         if not r["free"]:
             lines.append("  (no free device)")
     _out(args, rows, "\n".join(lines) if lines else "no device class configured")

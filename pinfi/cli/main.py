@@ -50,7 +50,11 @@ def parser() -> argparse.ArgumentParser:
         p.set_defaults(func=fn)
         return p
 
-    add("classes", commands.classes, "device classes, their market and free devices with price")
+    p = add("classes", commands.classes,
+            "device classes, their market and free devices with price")
+    # [E1 explorer] reliability figures from an explorer (API URL or its database)
+    p.add_argument("--explorer", default=os.environ.get("PINFI_EXPLORER"),
+                   help="explorer API URL or database for reliability figures ($PINFI_EXPLORER)")
 
     p = add("quote", commands.quote, "what a lease costs now")
     g = p.add_mutually_exclusive_group(required=True)
@@ -111,6 +115,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--from-keystore", default=None,
                    help="funder keystore (else $PINFI_FUNDER_KEY, else Anvil's test account 0 "
                         "on a local chain)")
+
+    # [E1 explorer] pinfi explorer: index the deployment and serve the API and dashboard
+    from pinfi.explorer import cli as explorer_cli
+
+    p = add("explorer", explorer_cli.run, "index the deployment's events and serve the explorer "
+            "(API and dashboard, docs/explorer.md)")
+    explorer_cli.add_arguments(p)
 
     p = add("account", commands.account, "create a keystore, or show an address's balances")
     p.add_argument("action", choices=("new", "show"))

@@ -60,14 +60,39 @@ def domain_separator(chain_id: int, pool: str) -> bytes:
                                      [int(chain_id), to_checksum_address(pool)])))
 
 
+_INT = re.compile(r"(u?)int(\d*)")
+_BYTES_N = re.compile(r"bytes([1-9]|[12]\d|3[012])")
+_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+_coincurve: Any
+try:  # a runtime dependency (pyproject); eth-account's path stays as the fallback
+    import coincurve as _coincurve
+except ImportError:  # pragma: no cover
+    _coincurve = None
+
+
 def _encode_member(typ: str, value: Any) -> bytes:
+    """One member's 32-byte EIP-712 encoding (``encodeData``), range-checked like eth-abi."""
     if typ == "string":
         return bytes(keccak(str(value).encode()))
     if typ == "bytes":
         return bytes(keccak(bytes(value)))
-    if not re.fullmatch(r"u?int\d*|address|bool|bytes([1-9]|[12]\d|3[012])", typ):
-        raise ValueError(f"EIP-712 member type {typ} is not supported by the fast digest")
-    return bytes(abi_encode([typ], [value]))
+    m = _INT.fullmatch(typ)
+    if m:
+        bits, v = int(m.group(2) or 256), int(value)
+        lo, hi = (0, 2**bits) if m.group(1) else (-(2 ** (bits - 1)), 2 ** (bits - 1))
+        if not lo <= v < hi:
+            raise ValueError(f"{v} out of range for {typ}")
+        return v.to_bytes(32, "big", signed=True)
+    if typ == "bool":
+        return int(bool(value)).to_bytes(32, "big")
+    if typ == "address":
+        return bytes.fromhex(to_checksum_address(value)[2:]).rjust(32, b"\0")
+    if _BYTES_N.fullmatch(typ):
+        b = bytes(value)
+        if len(b) > int(typ[5:]):
+            raise ValueError(f"{len(b)} bytes do not fit {typ}")
+        return b.ljust(32, b"\0")
+    raise ValueError(f"EIP-712 member type {typ} is not supported by the fast digest")
 
 
 def _sign_raw(account: LocalAccount, digest: bytes) -> str:
@@ -77,7 +102,19 @@ def _sign_raw(account: LocalAccount, digest: bytes) -> str:
 def _recover_raw(digest: bytes, signature: str | bytes) -> str:
     sig = bytes.fromhex(signature[2:] if signature.startswith("0x") else signature) \
         if isinstance(signature, str) else bytes(signature)
+    if _coincurve is not None and len(sig) == 65 and sig[64] in (27, 28) and \
+            int.from_bytes(sig[32:64], "big") <= _SECP256K1_N // 2:
+        # libsecp256k1 directly (eth-keys' wrapper costs more than the recovery itself), with
+        # eth-keys' checks: v in {27, 28}, low s
+        pub = _coincurve.PublicKey.from_signature_and_message(
+            sig[:64] + bytes([sig[64] - 27]), digest, hasher=None)
+        return str(to_checksum_address(keccak(pub.format(compressed=False)[1:])[-20:]))
     return str(Account._recover_hash(digest, signature=sig))
+
+
+@lru_cache(maxsize=64)
+def _type_hash(name: str, fields: tuple[tuple[str, str], ...]) -> bytes:
+    return bytes(keccak(f"{name}({','.join(f'{t} {n}' for n, t in fields)})".encode()))
 
 
 def _snake(name: str) -> str:
@@ -114,8 +151,7 @@ class Struct:
 
     @property
     def type_hash(self) -> bytes:
-        decl = f"{self.name}({','.join(f'{t} {n}' for n, t in self.fields)})"
-        return bytes(keccak(decl.encode()))
+        return _type_hash(self.name, self.fields)
 
     def digest(self, chain_id: int, pool: str, obj: Any) -> bytes:
         """The EIP-712 digest ``keccak256(0x1901 || domainSeparator || hashStruct(obj))``."""

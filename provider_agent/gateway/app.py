@@ -49,6 +49,7 @@ from pinfi.delivery.manifest import (
     check_rel_path,
 )
 from pinfi.delivery.receipt import EndReason
+from pinfi.types import lease_device
 
 from .auth import Authenticator, Refused
 from .chainview import ChainView
@@ -199,8 +200,12 @@ def create_app(gw: Gateway) -> FastAPI:
                      body_hash: bytes | None = None, max_age: float = 0.0) -> Any:
         req, signer = gw.auth.signed(request.headers, request.method, _signed_path(request),
                                      body, body_hash)
-        caller = (await run_in_threadpool(gw.auth.live, req, signer, max_age) if live
-                  else None)
+        if not live:
+            caller = None
+        elif max_age > 0 and gw.chain.cached(lease_device(req.lease_id), max_age):
+            caller = gw.auth.live(req, signer, max_age)  # no read: no thread hop either
+        else:
+            caller = await run_in_threadpool(gw.auth.live, req, signer, max_age)
         return req, signer, caller
 
     async def job_for(request: Request, job_id: str, body: bytes = b"") -> Job:

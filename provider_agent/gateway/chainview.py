@@ -55,6 +55,16 @@ class ChainView:
     def summary_recent(self, device_id: int, max_age: float) -> ch.DeviceSummary:
         return self._recent(self._summaries, device_id, max_age, self.summary)
 
+    def cached(self, device_id: int, max_age: float) -> bool:
+        """Whether operator, lease and state of the device are all cached and young enough
+        for :meth:`lease_recent` / :meth:`summary_recent` to answer without a read."""
+        now = time.monotonic()
+        with self._lock:
+            op, ls, sm = (self._ops.get(device_id), self._leases.get(device_id),
+                          self._summaries.get(device_id))
+        return bool(op and now - op[0] < OPERATOR_TTL_S and ls and now - ls[0] < max_age
+                    and sm and now - sm[0] < max_age)
+
     def _recent(self, cache: dict[int, tuple[float, T]], device_id: int, max_age: float,
                 read: Callable[[int], T]) -> T:
         now = time.monotonic()

@@ -325,6 +325,15 @@ class Runner:
 
     def _check(self, job: Job) -> None:
         jd = self.store.job_dir(job.job_id)
+        if job.supervisor_pid <= 0:
+            # submit() records the job before it starts the supervisor and sets the pid under
+            # its lock: read it again under that lock, or a job being started would be taken
+            # for lost (G2: seen under load in `make demo`). Still 0 afterwards: the gateway
+            # died between the two, and the job never started.
+            with self._submit_lock:
+                job = self.store.get(job.job_id) or job
+            if job.state != RUNNING:
+                return
         if (jd / "result.json").is_file() or not _alive_supervisor(job.supervisor_pid, jd):
             self.finalize(job)
             return

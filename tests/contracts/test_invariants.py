@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from pinfi.types import DeviceState
 from tests.support import pocps
 from tests.support.constants import MAX_EMISSION, TEST_CLASS
 
@@ -153,7 +154,7 @@ def _make_machine(chain, project, accounts, system, stats: dict[str, int]):
         def lease(self, epochs: int) -> None:
             for dev in self.devices:
                 _, _, state = staking.deviceSummary(dev.id)
-                if state == 2 and not pool.leaseOf(dev.id)[5]:
+                if state == DeviceState.ACTIVE and not pool.leaseOf(dev.id)[5]:
                     self.send(pool.lease, dev.id, epochs, 2**255, chain.pending_timestamp + 600,
                               b"\x07" * 32, sender=client)
                     return
@@ -178,10 +179,10 @@ def _make_machine(chain, project, accounts, system, stats: dict[str, int]):
         def unbond(self) -> None:
             for dev in self.devices:
                 d = staking.getDevice(dev.id)
-                if d.state in (1, 2, 3):
+                if d.state in (DeviceState.PENDING, DeviceState.ACTIVE, DeviceState.JAILED):
                     staking.deregister(dev.id, sender=dev.owner)
                     return
-                if d.state == 5 and chain.blocks.head.number >= d.unbondAt:
+                if d.state == DeviceState.EXITING and chain.blocks.head.number >= d.unbondAt:
                     staking.withdraw(dev.id, sender=dev.owner)
                     return
 

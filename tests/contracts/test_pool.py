@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from pinfi import protocol as proto
 from pinfi.params import PoolPricing
+from pinfi.types import DeviceState
 from tests.support import pocps
 from tests.support.constants import CLASS_ID, EPOCH_BLOCKS, NETWORK, PRICING, deploy_system
 from tests.support.pool import FAR, MAX_UINT96, activate_many, expiry_slot, owed
@@ -503,7 +504,7 @@ def test_jailed_device_lease_ends_and_frees_demand(chain, env, alice, bob, carol
     refund = escrow * (c + 60 - j - 1) // 60
     bal, held, supply = token.balanceOf(bob), token.balanceOf(pool), token.totalSupply()
     tx = verifier.reportMissed(d0, e, sender=keeper)
-    assert staking.deviceSummary(d0)[2] == 3  # Jailed
+    assert staking.deviceSummary(d0)[2] == DeviceState.JAILED
     ev = ended_event(tx, pool)
     assert (ev.leaseId, ev.deviceId, ev.client, ev.epoch, ev.refunded) == (
         lid(d0, 1), d0, bob.address, j, refund)

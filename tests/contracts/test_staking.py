@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from pinfi.types import ZERO_ADDRESS, ChallengeMode, DeviceState
 from tests.support import pocps
 from tests.support.constants import (
     BOUNTY_BPS,
@@ -26,9 +27,9 @@ from tests.support.constants import (
 )
 from tests.support.pocps import ADMIN_ROLE, logs, reverts
 
-ZERO = "0x" + "00" * 20
-NONE, PENDING, ACTIVE, JAILED, MAINTENANCE, EXITING, WITHDRAWN = range(7)
-EXEMPT, ALWAYS, SAMPLED = range(3)
+ZERO = ZERO_ADDRESS
+NONE, PENDING, ACTIVE, JAILED, MAINTENANCE, EXITING, WITHDRAWN = DeviceState
+EXEMPT, ALWAYS, SAMPLED = ChallengeMode
 EMPTY_EPOCH = 2**32 - 1
 MISS_SLASH = MIN_BOND * TEST_CLASS["missSlashBps"] // 10_000
 UNIT = 10**18

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hst
 
 from pinfi import protocol as proto
-from pinfi.types import ProofStatus
+from pinfi.types import ZERO_ADDRESS, DeviceState, ProofStatus
 from pinfi_dev.deploy import deploy_protocol, proof_params
 from tests.support import pocps
 from tests.support.constants import (
@@ -28,9 +28,9 @@ from tests.support.constants import (
 )
 from tests.support.pocps import ADMIN_ROLE, logs, reverts
 
-ZERO = "0x" + "00" * 20
-NONE_, COMMITTED, OPENED, SLASHED, MISSED = (int(s) for s in ProofStatus)
-PENDING, ACTIVE, JAILED = 1, 2, 3
+ZERO = ZERO_ADDRESS
+NONE_, COMMITTED, OPENED, SLASHED, MISSED = ProofStatus
+PENDING, ACTIVE, JAILED = DeviceState.PENDING, DeviceState.ACTIVE, DeviceState.JAILED
 N, LEAF, K = TEST_CLASS["n"], TEST_CLASS["leaf"], TEST_CLASS["k"]
 CW, OW, DW = TEST_CLASS["commitWindow"], TEST_CLASS["openWindow"], TEST_CLASS["disputeWindow"]
 LOG_LEAVES = 8  # log2(64 * 64 / 16)

@@ -39,7 +39,8 @@ def test_demo_short_run(tmp_path):
     # the client ran a real workload through the gateways and checked everything
     assert summary["jobs_completed"] >= 2, summary["jobs"]
     assert summary["results_verified"] == summary["jobs_completed"], summary["jobs"]
-    assert summary["receipts_verified"] == summary["jobs_completed"], summary["jobs"]
+    # every job, finished well or not, has an operator-signed receipt that verifies
+    assert summary["receipts_verified"] == summary["jobs_submitted"], summary["jobs"]
     rows = summary["per_epoch"]
     for r in rows:
         assert isinstance(r["price_wei"], int) and isinstance(r["burned_wei"], int)

@@ -63,3 +63,21 @@ def test_fast_and_generic_signatures_interoperate():
     fast = da.REQUEST.sign(acct, 1, POOL, req)
     assert eip712.recover(eip712.domain(1, POOL), da.REQUEST.types, da.REQUEST.message(req),
                           fast) == acct.address
+
+
+def test_malformed_signatures_are_refused_as_eth_account_does():
+    """A bad v and a short signature raise (the gateway: 401). The high-s twin of a valid
+    signature recovers the same signer, as with eth-account (the fast path hands it over): no
+    harm, a request's replay key is its signed nonce, not its signature bytes."""
+    import pytest
+
+    acct = Account.create()
+    req = da.SignedRequest(7 << 64 | 1, "GET", "/v1/x", b"\0" * 32, os.urandom(32), 1, "")
+    sig = bytes.fromhex(da.REQUEST.sign(acct, 1, POOL, req)[2:])
+    n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    s = int.from_bytes(sig[32:64], "big")
+    twin = sig[:32] + (n - s).to_bytes(32, "big") + bytes([55 - sig[64]])
+    assert da.REQUEST.recover(1, POOL, req, "0x" + twin.hex()) == acct.address
+    for bad in (sig[:64] + b"\x05", sig[:64]):
+        with pytest.raises(ValueError):
+            da.REQUEST.recover(1, POOL, req, "0x" + bad.hex())

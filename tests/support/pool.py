@@ -10,8 +10,6 @@ from tests.support.constants import System
 
 # Storage slots of DissipativePool (AccessControl._roles is slot 0; ReentrancyGuardTransient uses
 # transient storage): _classes = 1, _devices = 2, expiryWord = 3.
-SLOT_CLASSES = 1
-SLOT_DEVICES = 2
 SLOT_EXPIRY = 3
 FAR = 2**63  # a deadline far in the future
 MAX_UINT96 = 2**96 - 1
