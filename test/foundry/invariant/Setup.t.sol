@@ -20,4 +20,18 @@ contract SetupTest is PinFiSetup {
         // World._mirrorProduct when the generator changes (the suite stays right, only slower).
         _eq(world.generatorMismatches(), 0, "World._mirrorProduct differs from PoCPSVerifier.entry");
     }
+
+    /// @notice Regression of /work/notes/forge-findings.md #1 (found by invariant_noSlashWithoutFault):
+    ///         a device back from one epoch of maintenance must not be reportable for that epoch.
+    function test_maintenanceEpochNotReportable() public {
+        uint256 id = world.dev(0).id;
+        providers.declareMaintenance(0, 0); // one epoch: the next one
+        uint256 maintenance = world.epoch() + 1;
+        keepers.roll(24);
+        keepers.roll(14); // the epoch after: the device proves (Always) and is Active again
+        _eq(world.epoch(), maintenance + 1, "in the epoch after the maintenance");
+        _eq(uint256(world.stateOf(id)), uint256(IStaking.DeviceState.Active), "back Active");
+        keepers.reportMissed(0, 0, true); // device 0, previous epoch (the maintenance)
+        _eq(world.wrongGraceMisses() + world.wrongSlashes(), 0, "maintenance epoch reported missed");
+    }
 }
