@@ -412,6 +412,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (s != DeviceState.Exiting && s != DeviceState.Jailed) {
             d.state = DeviceState.Jailed;
             d.stateEpoch = uint32(currentEpoch());
+            d.maintUntil = 0;
             emit DeviceJailed(deviceId, currentEpoch());
         }
         uint256 bounty = reporter == address(0) ? 0 : slashed * bountyBps / BPS;
@@ -440,7 +441,10 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (s == DeviceState.Pending) {
             mode = ChallengeMode.Always;
         } else if (s == DeviceState.Active) {
-            mode = ChallengeMode.Sampled;
+            // Back from maintenance: its declared epochs [stateEpoch, maintUntil) stay exempt
+            // (a keeper can not report them missed once the device is Active again). Jailing
+            // clears maintUntil, so the window is empty for any other way back to Active.
+            mode = epoch >= d.stateEpoch && epoch < d.maintUntil ? ChallengeMode.Exempt : ChallengeMode.Sampled;
         } else if (s == DeviceState.Maintenance) {
             // Owed until maintenance starts; after it ends the device must prove itself again.
             if (epoch < d.stateEpoch) mode = d.owedAlways ? ChallengeMode.Always : ChallengeMode.Sampled;
