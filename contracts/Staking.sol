@@ -26,10 +26,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
 
     // ---------------------------------------------------------------- types
 
-    /// @dev Packed into 5 slots. Slot 0: owner | classId | state | since | stateEpoch | owedAlways.
-    ///      Slot 1: operator | maintUntil | unbondAt. Slot 2: bond. Slot 3 (rewards, written by
-    ///      the one hook of a passed opening): rewards | weight | creditEpochPlusOne | creditOddsBps.
-    ///      Slot 4: fingerprint.
+    /// @notice The full record of a device, as `getDevice` returns it (field order is the ABI's).
     struct Device {
         address owner;
         uint16 classId;
@@ -48,6 +45,29 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         uint32 creditEpochPlusOne;
         uint16 creditOddsBps;
         bytes32 fingerprint;
+    }
+
+    /// @dev Storage form of `Device`, packed into 5 slots. Slot 0: owner | classId | state |
+    ///      since | stateEpoch | owedAlways. Slot 1: operator | maintUntil | unbondAt (slots 0 and
+    ///      1 are what `challengeInfo` reads). Slot 2: bond. Slot 3: fingerprint. Slot 4, the one
+    ///      slot the hook of a passed opening reads and writes (it finalises the previous credit
+    ///      into `rewards`): rewards | weight | creditEpochPlusOne | creditOddsBps.
+    struct DeviceRecord {
+        address owner;
+        uint16 classId;
+        DeviceState state;
+        uint32 since;
+        uint32 stateEpoch;
+        bool owedAlways;
+        address operator;
+        uint32 maintUntil;
+        uint64 unbondAt;
+        uint128 bond;
+        bytes32 fingerprint;
+        uint128 rewards;
+        uint32 weight;
+        uint32 creditEpochPlusOne;
+        uint16 creditOddsBps;
     }
 
     /// @dev Staking-side parameters of a device class (PoCPS and pricing live in their contracts).
@@ -102,7 +122,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
 
     IPoCPSVerifier public verifier;
     uint256 public deviceCount;
-    mapping(uint256 deviceId => Device) internal _devices;
+    mapping(uint256 deviceId => DeviceRecord) internal _devices;
     mapping(uint16 classId => ClassParams) public classes;
     /// @notice Device holding a fingerprint (0 when free). Freed at `deregister`.
     mapping(bytes32 fingerprint => uint256 deviceId) public deviceOfFingerprint;
@@ -225,7 +245,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         uint128 bond = c.minBond;
         deviceId = ++deviceCount;
         deviceOfFingerprint[fingerprint] = deviceId;
-        Device storage d = _devices[deviceId];
+        DeviceRecord storage d = _devices[deviceId];
         d.owner = msg.sender;
         d.classId = classId;
         d.state = DeviceState.Pending;
@@ -241,7 +261,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
 
     /// @notice Owner: hand proving to another hot key.
     function setOperator(uint256 deviceId, address operator) external {
-        Device storage d = _ownedDevice(deviceId);
+        DeviceRecord storage d = _ownedDevice(deviceId);
         if (operator == address(0)) revert ZeroAddress();
         d.operator = operator;
         emit OperatorChanged(deviceId, operator);
@@ -251,7 +271,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     /// @dev The current epoch's challenge is still owed. Rewards stop now; the device is not
     ///      leasable; after the maintenance it must pass a challenge again to be Active.
     function declareMaintenance(uint256 deviceId, uint256 epochs) external {
-        Device storage d = _ownedDevice(deviceId);
+        DeviceRecord storage d = _ownedDevice(deviceId);
         if (epochs == 0 || epochs > MAX_MAINTENANCE_EPOCHS) {
             revert MaintenanceTooLong(epochs, MAX_MAINTENANCE_EPOCHS);
         }
@@ -269,7 +289,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
 
     /// @notice Owner: bring a Jailed device back to Pending, topping its bond up to `minBond`.
     function unjail(uint256 deviceId) external nonReentrant {
-        Device storage d = _ownedDevice(deviceId);
+        DeviceRecord storage d = _ownedDevice(deviceId);
         if (d.state != DeviceState.Jailed) revert WrongState(deviceId, d.state);
         // Not in the jailing epoch: the previous epoch's faults stay reportable until it ends,
         // and unjailing resets the device's duties (`since`).
@@ -288,7 +308,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     /// @notice Owner: start unbonding. The device owes the current epoch's challenge and stays
     ///         slashable for earlier faults until `withdraw` becomes possible.
     function deregister(uint256 deviceId) external {
-        Device storage d = _ownedDevice(deviceId);
+        DeviceRecord storage d = _ownedDevice(deviceId);
         DeviceState s = d.state;
         if (s == DeviceState.Exiting || s == DeviceState.Withdrawn) revert WrongState(deviceId, s);
         if (s == DeviceState.Active) _leaveRewards(deviceId, d);
@@ -315,7 +335,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
 
     /// @notice Owner: after unbonding, take the remaining bond back and free the fingerprint.
     function withdraw(uint256 deviceId) external nonReentrant {
-        Device storage d = _ownedDevice(deviceId);
+        DeviceRecord storage d = _ownedDevice(deviceId);
         if (d.state != DeviceState.Exiting) revert WrongState(deviceId, d.state);
         if (block.number < d.unbondAt) revert StillUnbonding(deviceId, d.unbondAt);
         uint256 amount = d.bond;
@@ -330,7 +350,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     ///         schedule allows (never beyond `emittedUntil(now)`, hence never beyond
     ///         `maxEmission`); what the schedule cannot pay yet stays owed to the device. O(1).
     function claim(uint256 deviceId) external nonReentrant returns (uint256 amount) {
-        Device storage d = _ownedDevice(deviceId);
+        DeviceRecord storage d = _ownedDevice(deviceId);
         _applyCredit(deviceId, d);
         uint256 owed = d.rewards;
         uint256 available = _emittedUntil(block.number) - totalMinted;
@@ -346,7 +366,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc IStaking
     function proofPassed(uint256 deviceId, uint256 epoch, uint256 oddsBps) external onlyVerifier {
-        Device storage d = _devices[deviceId];
+        DeviceRecord storage d = _devices[deviceId];
         DeviceState s = d.state;
         // A Pending device, or one back from maintenance, becomes Active. One that left Pending
         // (maintenance declared, deregistered) proving an epoch it still owed meets the duty
@@ -363,7 +383,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc IStaking
     function revokeProof(uint256 deviceId, uint256 epoch) external onlyVerifier {
-        Device storage d = _devices[deviceId];
+        DeviceRecord storage d = _devices[deviceId];
         if (d.creditEpochPlusOne != epoch + 1) return;
         d.creditEpochPlusOne = 0;
         emit ProofRevoked(deviceId, epoch);
@@ -381,7 +401,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         nonReentrant
         returns (uint256 slashed)
     {
-        Device storage d = _devices[deviceId];
+        DeviceRecord storage d = _devices[deviceId];
         DeviceState s = d.state;
         if (s == DeviceState.None || s == DeviceState.Withdrawn) revert WrongState(deviceId, s);
         slashed = uint256(d.bond) * bps / BPS;
@@ -392,6 +412,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (s != DeviceState.Exiting && s != DeviceState.Jailed) {
             d.state = DeviceState.Jailed;
             d.stateEpoch = uint32(currentEpoch());
+            d.maintUntil = 0;
             emit DeviceJailed(deviceId, currentEpoch());
         }
         uint256 bounty = reporter == address(0) ? 0 : slashed * bountyBps / BPS;
@@ -411,7 +432,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         view
         returns (address owner, address operator, uint16 classId, ChallengeMode mode)
     {
-        Device storage d = _devices[deviceId];
+        DeviceRecord storage d = _devices[deviceId];
         owner = d.owner;
         operator = d.operator;
         classId = d.classId;
@@ -420,7 +441,10 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (s == DeviceState.Pending) {
             mode = ChallengeMode.Always;
         } else if (s == DeviceState.Active) {
-            mode = ChallengeMode.Sampled;
+            // Back from maintenance: its declared epochs [stateEpoch, maintUntil) stay exempt
+            // (a keeper can not report them missed once the device is Active again). Jailing
+            // clears maintUntil, so the window is empty for any other way back to Active.
+            mode = epoch >= d.stateEpoch && epoch < d.maintUntil ? ChallengeMode.Exempt : ChallengeMode.Sampled;
         } else if (s == DeviceState.Maintenance) {
             // Owed until maintenance starts; after it ends the device must prove itself again.
             if (epoch < d.stateEpoch) mode = d.owedAlways ? ChallengeMode.Always : ChallengeMode.Sampled;
@@ -438,13 +462,30 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         view
         returns (address owner, uint16 classId, DeviceState state)
     {
-        Device storage d = _devices[deviceId];
+        DeviceRecord storage d = _devices[deviceId];
         return (d.owner, d.classId, d.state);
     }
 
     /// @notice The full record of a device.
     function getDevice(uint256 deviceId) external view returns (Device memory) {
-        return _devices[deviceId];
+        DeviceRecord storage d = _devices[deviceId];
+        return Device({
+            owner: d.owner,
+            classId: d.classId,
+            state: d.state,
+            since: d.since,
+            stateEpoch: d.stateEpoch,
+            owedAlways: d.owedAlways,
+            operator: d.operator,
+            maintUntil: d.maintUntil,
+            unbondAt: d.unbondAt,
+            bond: d.bond,
+            rewards: d.rewards,
+            weight: d.weight,
+            creditEpochPlusOne: d.creditEpochPlusOne,
+            creditOddsBps: d.creditOddsBps,
+            fingerprint: d.fingerprint
+        });
     }
 
     /// @inheritdoc IStaking
@@ -466,7 +507,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc IStaking
     function pendingReward(uint256 deviceId) external view returns (uint256) {
-        Device storage d = _devices[deviceId];
+        DeviceRecord storage d = _devices[deviceId];
         uint256 plusOne = d.creditEpochPlusOne;
         if (plusOne == 0 || currentEpoch() >= plusOne) return 0;
         (uint256 rpw,) = _rewardPerWeightAt(block.number);
@@ -493,7 +534,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         _;
     }
 
-    function _ownedDevice(uint256 deviceId) internal view returns (Device storage d) {
+    function _ownedDevice(uint256 deviceId) internal view returns (DeviceRecord storage d) {
         d = _devices[deviceId];
         if (d.owner == address(0)) revert UnknownDevice(deviceId);
         if (d.owner != msg.sender) revert NotDeviceOwner(deviceId, msg.sender);
@@ -569,7 +610,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     }
 
     /// @dev The device's latest credit, when its epoch is over (final): its amount (0: none yet).
-    function _finalCredit(Device storage d) internal view returns (uint256 amount, uint256 epoch) {
+    function _finalCredit(DeviceRecord storage d) internal view returns (uint256 amount, uint256 epoch) {
         uint256 plusOne = d.creditEpochPlusOne;
         if (plusOne == 0 || currentEpoch() < plusOne) return (0, 0);
         epoch = plusOne - 1;
@@ -577,7 +618,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     }
 
     /// @dev Add the device's latest credit to its owed rewards once final. O(1).
-    function _applyCredit(uint256 deviceId, Device storage d) internal {
+    function _applyCredit(uint256 deviceId, DeviceRecord storage d) internal {
         uint256 plusOne = d.creditEpochPlusOne;
         if (plusOne == 0 || currentEpoch() < plusOne) return;
         (uint256 amount, uint256 epoch) = _finalCredit(d);
@@ -588,13 +629,13 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
 
     /// @dev Final credits owed to the device (views).
     function _owedOf(uint256 deviceId) internal view returns (uint256) {
-        Device storage d = _devices[deviceId];
+        DeviceRecord storage d = _devices[deviceId];
         (uint256 amount,) = _finalCredit(d);
         return uint256(d.rewards) + amount;
     }
 
     /// @dev Pending (or back from maintenance) -> Active: its weight joins the accumulator.
-    function _activate(uint256 deviceId, Device storage d) internal {
+    function _activate(uint256 deviceId, DeviceRecord storage d) internal {
         _updateRewards();
         ClassParams storage c = classes[d.classId];
         uint32 w = c.weight;
@@ -610,7 +651,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     ///      The single exit from Active: `slash`, `declareMaintenance` and `deregister` all pass
     ///      here. The pool is trusted (set once by the admin) and calls back only Staking's views
     ///      and the token; a revert there reverts the exit.
-    function _leaveRewards(uint256 deviceId, Device storage d) internal {
+    function _leaveRewards(uint256 deviceId, DeviceRecord storage d) internal {
         _updateRewards();
         ClassParams storage c = classes[d.classId];
         totalWeight -= c.weight;

@@ -6,7 +6,9 @@ from __future__ import annotations
 from pinfi.types import DeviceState, ProofStatus
 from provider_agent import config as config_mod
 from provider_agent import state as st
+from provider_agent.context import open_context
 from provider_agent.daemon import Daemon
+from provider_agent.verifier import Keeper
 from tests.support import agent as ah
 from tests.support.constants import EPOCH_BLOCKS, MIN_BOND
 
@@ -27,9 +29,17 @@ def _metric(d: Daemon, name: str, **labels: str) -> float:
 
 
 def test_honest_agent_20_epochs(chain, system, deployer, alice, tmp_path):
+    """At ``challengeBps`` 5,000 about half of the commitments are not drawn: the agent commits
+    every epoch, opens exactly the drawn ones, and a keeper watching it never reports it."""
     op = ah.make_key(tmp_path, "operator", deployer)
     dev = ah.register(system, alice, op.address)
     d = _daemon(tmp_path, chain, system, [dev], op)
+    kkey = ah.make_key(tmp_path / "keeper", "keeper", deployer)
+    dep = ah.write_deployment(tmp_path / "keeper" / "deployment.json", system, chain)
+    kcfg = ah.write_config(tmp_path / "keeper", ah.rpc_uri(chain), dep, [], kkey, verifier=kkey)
+    keeper = Keeper(open_context(config_mod.load(kcfg), "verifier", journal_name="verifier.db"))
+    keeper.start()
+    start_block = chain.blocks.head.number
     st_, v = system.staking, system.verifier
     first = st_.currentEpoch() + 1
     last = first + 20
@@ -38,6 +48,7 @@ def test_honest_agent_20_epochs(chain, system, deployer, alice, tmp_path):
     while True:
         chain.mine(1)
         d.step()
+        keeper.step()
         e = st_.currentEpoch()
         prev = e - 1
         if prev >= first and prev not in checked:
@@ -57,6 +68,8 @@ def test_honest_agent_20_epochs(chain, system, deployer, alice, tmp_path):
         if e >= last:
             break
     assert len(checked) == 20
+    for ev in (v.MissReported, v.GraceMiss, v.FraudProven):  # the keeper found nothing to report
+        assert list(ev.range(start_block, chain.blocks.head.number + 1)) == [], ev
     n_sel = sum(checked.values())
     assert checked[first] is True  # Pending: always challenged
     assert 1 < n_sel < 20  # Active: sampled at 50%

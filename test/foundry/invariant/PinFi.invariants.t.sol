@@ -10,18 +10,10 @@ import {ProviderHandler} from "./handlers/ProviderHandler.sol";
 import {ClientHandler} from "./handlers/ClientHandler.sol";
 import {KeeperHandler} from "./handlers/KeeperHandler.sol";
 
-/// @title PinFiInvariants
-/// @notice Handler-based invariant suite (the style of Uniswap v4's and Morpho's): the fuzzer
-///         calls only the handlers, which drive the protocol with bounded inputs and keep ghost
-///         variables; after every call each invariant below is checked against them.
-///         See docs/protocol.md for the properties; issue 10 for why each is here.
-contract PinFiInvariants is InvariantBase {
-    /// @notice Bound on one `Staking.claim` (cold storage, a mint): O(1), whatever the epochs
-    ///         elapsed since the device's last checkpoint (up to thousands in this suite).
-    uint256 public constant CLAIM_GAS_BOUND = 150_000;
-    /// @notice Bound on one `DissipativePool.claim`.
-    uint256 public constant POOL_CLAIM_GAS_BOUND = 100_000;
-
+/// @title PinFiSetup
+/// @notice The world, the three handlers and what the fuzzer may call, shared by the invariant
+///         suite and its set-up test.
+abstract contract PinFiSetup is InvariantBase {
     World internal world;
     ProviderHandler internal providers;
     ClientHandler internal clients;
@@ -72,6 +64,20 @@ contract PinFiInvariants is InvariantBase {
         keepers.roll(24);
     }
 
+}
+
+/// @title PinFiInvariants
+/// @notice Handler-based invariant suite (the style of Uniswap v4's and Morpho's): the fuzzer
+///         calls only the handlers, which drive the protocol with bounded inputs and keep ghost
+///         variables; after every call each invariant below is checked against them.
+///         See docs/protocol.md for the properties; issue 10 for why each is here.
+contract PinFiInvariants is PinFiSetup {
+    /// @notice Bound on one `Staking.claim` (cold storage, a mint): O(1), whatever the epochs
+    ///         elapsed since the device's last checkpoint (up to thousands in this suite).
+    uint256 public constant CLAIM_GAS_BOUND = 150_000;
+    /// @notice Bound on one `DissipativePool.claim`.
+    uint256 public constant POOL_CLAIM_GAS_BOUND = 100_000;
+
     /// @notice PIN is conserved: supply = genesis + minted - burned, minted only as rewards,
     ///         and every token sits with a known holder (actors and contracts).
     function invariant_conservation() public view {
@@ -87,28 +93,29 @@ contract PinFiInvariants is InvariantBase {
     }
 
     /// @notice Every contract can pay what it owes: Staking holds exactly the bonds (rewards are
-    ///         minted within the emission schedule), the pool holds every owner's escrow and
-    ///         every pending down bond.
+    ///         minted, never held), the pool holds every owner's escrow and every pending down
+    ///         bond. Rewards are credited per passed proof (docs/protocol.md#vesting) and may be
+    ///         owed beyond the schedule by chance; what is minted never is, and no device can
+    ///         claim more than the emission not yet distributed.
     function invariant_solvency() public view {
+        uint256 emitted = world.staking().emittedUntil(block.number);
+        uint256 minted = world.staking().totalMinted();
+        _le(minted, emitted, "minted > emission");
+        _le(emitted, world.MAX_EMISSION(), "emission > maxEmission");
         uint256 bonds;
-        uint256 unclaimed;
         uint256 poolOwes;
         for (uint256 i = 0; i < world.deviceCount(); ++i) {
             uint256 id = world.dev(i).id;
             bonds += world.bondOf(id);
-            unclaimed += world.staking().earned(id);
+            uint256 claimable = world.staking().earned(id);
+            _le(claimable, emitted - minted, "claimable > undistributed emission");
+            _le(claimable, world.staking().owedRewards(id), "claimable > owed rewards");
             (,, uint256 owed,,, uint256 downBond) = world.pool().escrowOf(id);
             poolOwes += owed + downBond;
         }
         address staking = address(world.staking());
         _eq(world.staking().totalBonded(), bonds, "Staking.totalBonded != sum of bonds");
         _eq(world.token().balanceOf(staking), bonds, "Staking balance != bonds");
-        // Rewards are paid per proof and may be owed beyond the schedule by chance; what is
-        // minted never is, and no device can claim more than the undistributed emission.
-        uint256 emitted = world.staking().emittedUntil(block.number);
-        _le(world.staking().totalMinted(), emitted, "minted > emission");
-        _le(unclaimed, world.deviceCount() * (emitted - world.staking().totalMinted()), "claimable > undistributed");
-        _le(world.staking().emittedUntil(block.number), world.MAX_EMISSION(), "emission > maxEmission");
         _eq(world.token().balanceOf(address(world.pool())), poolOwes, "pool balance != escrow + down bonds");
     }
 
@@ -121,8 +128,11 @@ contract PinFiInvariants is InvariantBase {
         _eq(world.stakingSlashEvents(), world.slashes(), "Staking slash without a verifier fault");
     }
 
-    /// @notice D <= R: the pool's demand never exceeds the Active supply, D counts exactly the
-    ///         live leases, and only Active devices are under a live lease.
+    /// @notice D <= R: the pool's demand never exceeds the Active supply, and D counts exactly
+    ///         the live leases of Active devices. A live lease whose device left the Active set
+    ///         exists only while a down report on it is pending (its money is settled by
+    ///         `resolveDown`); the pool ended it then (`LeaseEndedByProvider`), so it is not
+    ///         counted in D, even if the device is Active again before the report is resolved.
     function invariant_demandWithinSupply() public view {
         (uint256 demand, uint256 supply,) = world.pool().classState(world.CLASS_ID());
         _le(demand, supply, "D > R");
@@ -131,10 +141,15 @@ contract PinFiInvariants is InvariantBase {
             uint256 id = world.dev(i).id;
             (,,,,, bool isLive) = world.pool().leaseOf(id);
             if (!isLive) continue;
-            live += 1;
+            if (world.endedByProvider(world.pool().currentLeaseId(id))) {
+                (,,,, uint256 forced,) = world.pool().escrowOf(id);
+                _le(1, forced, "live lease ended by its provider without a pending down report");
+                continue;
+            }
             _eq(uint256(world.stateOf(id)), uint256(IStaking.DeviceState.Active), "live lease on a non-Active device");
+            live += 1;
         }
-        _eq(demand, live, "D != live leases");
+        _eq(demand, live, "D != live leases of Active devices");
     }
 
     /// @notice Claims are O(1): no claim ever cost more than a constant bound, however many
@@ -145,7 +160,8 @@ contract PinFiInvariants is InvariantBase {
     }
 
     /// @notice A ghost never profits: an owner whose devices commit garbage never holds more
-    ///         PIN (balance + bonds + unclaimed rewards + pool escrow) than it started with.
+    ///         PIN (balance + bonds + rewards owed, final or still pending in their epoch + pool
+    ///         escrow) than it started with: a garbage opening is convicted, so never credited.
     function invariant_ghostNeverProfits() public view {
         for (uint256 g = 0; g < world.ghostCount(); ++g) {
             address ghost = world.ghosts(g);
@@ -154,10 +170,11 @@ contract PinFiInvariants is InvariantBase {
                 World.Dev memory d = world.dev(i);
                 if (d.owner != ghost) continue;
                 (,, uint256 owed,,,) = world.pool().escrowOf(d.id);
-                wealth += world.bondOf(d.id) + world.staking().earned(d.id) + owed;
+                wealth += world.bondOf(d.id) + world.staking().owedRewards(d.id) + world.staking().pendingReward(d.id) + owed;
             }
             _le(wealth, world.GHOST_FUNDS(), "ghost profited");
         }
+        _eq(world.ghostCredits(), 0, "a ghost's device was credited");
     }
 
     /// @notice Coverage of the run (printed with -vv).
@@ -167,6 +184,8 @@ contract PinFiInvariants is InvariantBase {
         console.log("opens", world.opens());
         console.log("slashes", world.slashes());
         console.log("leases", world.leases());
+        console.log("credits", world.credits());
+        console.log("revoked credits", world.revokes());
         console.log("claims", world.claims());
         console.log("max claim gas", world.maxClaimGas());
         console.log("max claim elapsed epochs", world.maxClaimElapsed());

@@ -7,6 +7,7 @@ import {PoCPSVerifier} from "../../../contracts/PoCPSVerifier.sol";
 import {DissipativePool} from "../../../contracts/DissipativePool.sol";
 import {IStaking} from "../../../contracts/interfaces/IStaking.sol";
 import {IPoCPSVerifier} from "../../../contracts/interfaces/IPoCPSVerifier.sol";
+import {IDissipativePool} from "../../../contracts/interfaces/IDissipativePool.sol";
 
 import {VM, Vm} from "../utils/Vm.sol";
 
@@ -66,6 +67,19 @@ contract World {
     uint16 public constant TERMINATE_FEE_BPS = 500;
     uint128 public constant DOWN_BOND = 50e18;
 
+    // ---------------------------------------------------------------- event topics
+
+    // From the interfaces (where the events are declared): a changed signature fails to compile
+    // instead of silently uncounting slashes.
+    bytes32 internal constant TRANSFER = keccak256("Transfer(address,address,uint256)");
+    bytes32 internal immutable MISS_REPORTED = IPoCPSVerifier.MissReported.selector;
+    bytes32 internal immutable FRAUD_PROVEN = IPoCPSVerifier.FraudProven.selector;
+    bytes32 internal immutable GRACE_MISS = IPoCPSVerifier.GraceMiss.selector;
+    bytes32 internal immutable DEVICE_SLASHED = IStaking.DeviceSlashed.selector;
+    bytes32 internal immutable REWARDS_CREDITED = IStaking.RewardsCredited.selector;
+    bytes32 internal immutable PROOF_REVOKED = IStaking.ProofRevoked.selector;
+    bytes32 internal immutable LEASE_ENDED_BY_PROVIDER = IDissipativePool.LeaseEndedByProvider.selector;
+
     // ---------------------------------------------------------------- actors
 
     uint256 public constant PROVIDERS = 3;
@@ -114,6 +128,12 @@ contract World {
     uint256 public slashes;
     /// @notice Staking `DeviceSlashed` events: each must come with one verifier slash event.
     uint256 public stakingSlashEvents;
+    /// @notice Per-proof rewards: credits made final (`RewardsCredited`), those of a ghost's
+    ///         device (must stay zero: a garbage opening is convicted, never credited), and
+    ///         credits revoked by a fraud conviction (`ProofRevoked`).
+    uint256 public credits;
+    uint256 public ghostCredits;
+    uint256 public revokes;
     /// @notice Largest gas of one `Staking.claim` / `DissipativePool.claim`, and the most epochs
     ///         between a device's accrual checkpoints seen at a claim.
     uint256 public maxClaimGas;
@@ -126,12 +146,18 @@ contract World {
     uint256 public claims;
     uint256 public epochsSkipped;
     uint256 public governanceChanges;
+    /// @notice Products where the mirrored generator disagreed with `PoCPSVerifier.entry`.
+    uint256 public generatorMismatches;
     /// @notice Grace misses (v2: a first miss costs no bond), and those of a device and epoch
     ///         with no recorded fault (must stay zero: an honest device never misses).
     uint256 public graceMisses;
     uint256 public wrongGraceMisses;
 
     mapping(uint256 deviceId => mapping(uint256 epoch => bool)) public faulty;
+    /// @notice Leases the pool ended because their device left Active (`LeaseEndedByProvider`).
+    ///         One with a pending down report stays live (its money is left to `resolveDown`)
+    ///         but no longer counts in D, even once the device is Active again.
+    mapping(uint256 leaseId => bool) public endedByProvider;
     mapping(uint256 deviceId => uint256) public deviceIndexPlusOne;
     mapping(uint256 deviceId => bytes) internal _blob; // the committed product (or garbage)
     mapping(uint256 deviceId => uint256) public lastClaimEpoch;
@@ -312,51 +338,63 @@ contract World {
     /// @notice Account the token and slash events of one handler call (`VM.recordLogs` before it).
     function observe() external {
         Vm.Log[] memory logs = VM.getRecordedLogs();
-        bytes32 transfer = keccak256("Transfer(address,address,uint256)");
         for (uint256 i = 0; i < logs.length; ++i) {
             Vm.Log memory l = logs[i];
             bytes32 t0 = l.topics.length > 0 ? l.topics[0] : bytes32(0);
-            if (l.emitter == address(token) && t0 == transfer) {
+            if (l.emitter == address(token) && t0 == TRANSFER) {
                 uint256 value = abi.decode(l.data, (uint256));
                 if (l.topics[1] == bytes32(0)) ghostMinted += value;
                 if (l.topics[2] == bytes32(0)) ghostBurned += value;
             } else if (
                 l.emitter == address(verifier)
-                    && (t0 == IPoCPSVerifier.MissReported.selector || t0 == IPoCPSVerifier.FraudProven.selector)
+                    && (t0 == MISS_REPORTED || t0 == FRAUD_PROVEN)
             ) {
                 slashes += 1;
                 if (!isFaulty(uint256(l.topics[1]), uint256(l.topics[2]))) wrongSlashes += 1;
-            } else if (l.emitter == address(verifier) && t0 == IPoCPSVerifier.GraceMiss.selector) {
+            } else if (l.emitter == address(verifier) && t0 == GRACE_MISS) {
                 graceMisses += 1;
                 if (!isFaulty(uint256(l.topics[1]), uint256(l.topics[2]))) wrongGraceMisses += 1;
-            } else if (l.emitter == address(staking) && t0 == IStaking.DeviceSlashed.selector) {
+            } else if (l.emitter == address(staking) && t0 == DEVICE_SLASHED) {
                 stakingSlashEvents += 1;
+            } else if (l.emitter == address(staking) && t0 == REWARDS_CREDITED) {
+                credits += 1;
+                uint256 k = deviceIndexPlusOne[uint256(l.topics[1])];
+                if (k != 0 && _devs[k - 1].behavior == Behavior.Ghost) ghostCredits += 1;
+            } else if (l.emitter == address(staking) && t0 == PROOF_REVOKED) {
+                revokes += 1;
+            } else if (l.emitter == address(pool) && t0 == LEASE_ENDED_BY_PROVIDER) {
+                endedByProvider[uint256(l.topics[1])] = true;
             }
         }
     }
 
     // ---------------------------------------------------------------- the agent (honest duties)
 
-    /// @notice One block of every device's agent: commit the product in the commit window when
-    ///         challenged, open it in the block after. Offline devices do nothing (and are at
-    ///         fault in this epoch); ghosts commit and open garbage.
+    /// @notice One block of every device's agent (PoCPS v2): every device that owes a commitment
+    ///         commits its product in the commit window; after the deadline it opens when drawn
+    ///         (`mustOpen`). Offline devices do nothing (and are at fault in this epoch); ghosts
+    ///         commit garbage and open it when drawn.
     function agentStep() external {
         uint256 e = epoch();
         uint256 start = verifier.epochStart(e);
-        if (block.number <= start) return; // the epoch seed is not readable yet
-        verifier.checkpoint();
+        uint256 deadline = start + COMMIT_WINDOW;
+        // Nothing to do before the epoch seed is readable, or once the open window has closed:
+        // only offline devices are marked at fault then (cheap: rolls are most of the calls).
+        bool active = block.number > start && block.number <= deadline + OPEN_WINDOW;
+        if (active) verifier.checkpoint();
         for (uint256 i = 0; i < _devs.length; ++i) {
             Dev memory d = _devs[i];
             if (d.offline) {
                 faulty[d.id][e] = true;
                 continue;
             }
+            if (!active) continue;
             PoCPSVerifier.Record memory r = verifier.record(d.id, e);
             if (r.epoch != e) {
-                if (block.number < start + COMMIT_WINDOW && verifier.isChallenged(d.id, e)) _commit(d, e);
+                if (block.number < deadline && verifier.mustCommit(d.id, e)) _commit(d, e);
             } else if (
-                r.status == IPoCPSVerifier.ProofStatus.Committed && block.number > r.commitBlock
-                    && block.number <= r.commitBlock + OPEN_WINDOW
+                r.status == IPoCPSVerifier.ProofStatus.Committed && block.number > deadline
+                    && verifier.mustOpen(d.id, e)
             ) {
                 _open(d, e, r);
             }
@@ -381,7 +419,9 @@ contract World {
         bytes32[] memory proof = new bytes32[](K * LOG_STRATUM);
         for (uint256 q = 0; q < K; ++q) {
             (uint256 leafIndex,) = verifier.sampleAt(CLASS_ID, sseed, q);
-            for (uint256 b = 0; b < leafBytes; ++b) leaves[q * leafBytes + b] = blob[leafIndex * leafBytes + b];
+            assembly ("memory-safe") {
+                mcopy(add(add(leaves, 0x20), mul(q, leafBytes)), add(add(blob, 0x20), mul(leafIndex, leafBytes)), leafBytes)
+            }
             uint256 node = LEAVES + leafIndex;
             for (uint256 t = 0; t < LOG_STRATUM; ++t) {
                 proof[q * LOG_STRATUM + t] = nodes[node ^ 1];
@@ -393,21 +433,104 @@ contract World {
         opens += 1;
     }
 
-    /// @dev C = A x B of the device's challenge, row-major, uint32 big-endian: from the
-    ///      verifier's own `entry()` (the normative generator, whatever it becomes).
-    function _product(uint256 deviceId, uint256 e) internal view returns (bytes memory blob) {
+    /// @dev C = A x B of the device's challenge, row-major, uint32 big-endian. Computed here
+    ///      with a mirror of the verifier's generator (n = 16: one splitmix64 word per row of A
+    ///      and column of B; 32 words instead of 256 `entry()` calls, which made the suite
+    ///      several times slower), and checked against the verifier's own `entry()` at one
+    ///      entry drawn per product. On a mismatch (the generator changed) the product is
+    ///      recomputed from `entry()` alone, so the suite stays right, and `generatorMismatches`
+    ///      counts it: the set-up test fails on it, to get the mirror updated.
+    function _product(uint256 deviceId, uint256 e) internal returns (bytes memory blob) {
         bytes32 s = keccak256(abi.encode(verifier.epochSeed(e), deviceId, e));
-        blob = new bytes(uint256(N) * N * 4);
+        blob = _mirrorProduct(s);
+        uint256 flat = uint256(keccak256(abi.encode("check", deviceId, e))) % (uint256(N) * N);
+        uint256 got = verifier.entry(s, N, flat / N, flat % N);
+        uint256 mine;
+        assembly ("memory-safe") {
+            mine := shr(224, mload(add(add(blob, 0x20), shl(2, flat))))
+        }
+        if (got != mine) {
+            generatorMismatches += 1;
+            blob = _entryProduct(s);
+        }
+    }
+
+    /// @dev The product from the verifier's `entry()` (256 calls).
+    function _entryProduct(bytes32 s) internal view returns (bytes memory blob) {
+        uint256 len = uint256(N) * N * 4;
+        // 32 bytes of slack past the end: each entry is written as a whole word, in order.
+        blob = new bytes(len + 32);
+        assembly ("memory-safe") {
+            mstore(blob, len)
+        }
+        uint256 at;
         for (uint256 i = 0; i < N; ++i) {
             for (uint256 j = 0; j < N; ++j) {
                 uint256 v = verifier.entry(s, N, i, j);
-                uint256 at = (i * N + j) * 4;
-                blob[at] = bytes1(uint8(v >> 24));
-                blob[at + 1] = bytes1(uint8(v >> 16));
-                blob[at + 2] = bytes1(uint8(v >> 8));
-                blob[at + 3] = bytes1(uint8(v));
+                assembly ("memory-safe") {
+                    mstore(add(add(blob, 0x20), at), shl(224, v))
+                }
+                at += 4;
             }
         }
+    }
+
+    /// @dev The product from a mirror of `PoCPSVerifier.entry` for n = 16 (docs/protocol.md:
+    ///      row i of A is nibbles of splitmix64(keccak(s, "A", i) + golden), column j of B of
+    ///      splitmix64(keccak(s, "B", j) + golden); C[i][j] = sum of the 16 nibble products).
+    function _mirrorProduct(bytes32 s) internal pure returns (bytes memory blob) {
+        uint256[16] memory rows;
+        uint256[16] memory cols;
+        for (uint256 i = 0; i < 16; ++i) {
+            rows[i] = _spread(_splitmix(uint256(keccak256(abi.encodePacked(s, bytes1("A"), i)))));
+            cols[i] = _reverseSpread(_splitmix(uint256(keccak256(abi.encodePacked(s, bytes1("B"), i)))));
+        }
+        uint256 len = uint256(N) * N * 4;
+        blob = new bytes(len + 32);
+        assembly ("memory-safe") {
+            mstore(blob, len)
+            let at := add(blob, 0x20)
+            for { let i := 0 } lt(i, 16) { i := add(i, 1) } {
+                let a := mload(add(rows, shl(5, i)))
+                for { let j := 0 } lt(j, 16) { j := add(j, 1) } {
+                    // Lane 15 of a * b is the dot product (as in the verifier).
+                    mstore(at, shl(224, shr(240, mul(a, mload(add(cols, shl(5, j)))))))
+                    at := add(at, 4)
+                }
+            }
+        }
+    }
+
+    /// @dev splitmix64(seed + golden) of the low 64 bits of `seed` (the first word of a row).
+    function _splitmix(uint256 seed) internal pure returns (uint256 z) {
+        assembly ("memory-safe") {
+            z := and(add(and(seed, 0xFFFFFFFFFFFFFFFF), 0x9E3779B97F4A7C15), 0xFFFFFFFFFFFFFFFF)
+            z := and(mul(xor(z, shr(30, z)), 0xBF58476D1CE4E5B9), 0xFFFFFFFFFFFFFFFF)
+            z := and(mul(xor(z, shr(27, z)), 0x94D049BB133111EB), 0xFFFFFFFFFFFFFFFF)
+            z := xor(z, shr(31, z))
+        }
+    }
+
+    /// @dev Nibble t -> bits [16t, 16t + 4).
+    function _spread(uint256 a) internal pure returns (uint256) {
+        assembly ("memory-safe") {
+            a := or(a, shl(96, a))
+            a := and(or(a, shl(48, a)), 0xffff000000000000ffff000000000000ffff000000000000ffff)
+            a := and(or(a, shl(24, a)), 0xff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
+            a := and(or(a, shl(12, a)), 0xf000f000f000f000f000f000f000f000f000f000f000f000f000f000f000f)
+        }
+        return a;
+    }
+
+    /// @dev Nibble t -> bits [16(15 - t), 16(15 - t) + 4).
+    function _reverseSpread(uint256 b) internal pure returns (uint256) {
+        assembly ("memory-safe") {
+            b := or(shr(32, b), shl(128, b))
+            b := and(or(shl(64, b), shr(16, b)), 0xffff000000000000ffff000000000000ffff000000000000ffff)
+            b := and(or(shl(32, b), shr(8, b)), 0xff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
+            b := and(or(shl(16, b), shr(4, b)), 0xf000f000f000f000f000f000f000f000f000f000f000f000f000f000f000f)
+        }
+        return b;
     }
 
     /// @dev What a device without the hardware commits: bytes unrelated to the challenge.
@@ -424,16 +547,27 @@ contract World {
     /// @dev SHA-256 tree of docs/protocol.md (leaf: sha256(0x00 || leaf), node:
     ///      sha256(0x01 || left || right)) in heap order: nodes[1] is the root, the leaves'
     ///      hashes are nodes[LEAVES ..).
-    function _tree(bytes memory blob) internal pure returns (bytes32[] memory nodes) {
+    function _tree(bytes memory blob) internal view returns (bytes32[] memory nodes) {
         nodes = new bytes32[](2 * LEAVES);
         uint256 leafBytes = uint256(LEAF) * 4;
-        for (uint256 i = 0; i < LEAVES; ++i) {
-            bytes memory leaf = new bytes(leafBytes);
-            for (uint256 b = 0; b < leafBytes; ++b) leaf[b] = blob[i * leafBytes + b];
-            nodes[LEAVES + i] = sha256(abi.encodePacked(bytes1(0x00), leaf));
-        }
-        for (uint256 x = LEAVES - 1; x >= 1; --x) {
-            nodes[x] = sha256(abi.encodePacked(bytes1(0x01), nodes[2 * x], nodes[2 * x + 1]));
+        bytes memory buf = new bytes(1 + leafBytes);
+        uint256 count = LEAVES;
+        assembly ("memory-safe") {
+            let b := add(buf, 0x20)
+            let out := add(nodes, 0x20)
+            mstore8(b, 0)
+            for { let i := 0 } lt(i, count) { i := add(i, 1) } {
+                mcopy(add(b, 1), add(add(blob, 0x20), mul(i, leafBytes)), leafBytes)
+                if iszero(staticcall(gas(), 2, b, add(1, leafBytes), add(out, shl(5, add(count, i))), 0x20)) {
+                    revert(0, 0)
+                }
+            }
+            mstore8(b, 1)
+            for { let x := sub(count, 1) } gt(x, 0) { x := sub(x, 1) } {
+                mstore(add(b, 1), mload(add(out, shl(6, x))))
+                mstore(add(b, 33), mload(add(out, add(shl(6, x), 0x20))))
+                if iszero(staticcall(gas(), 2, b, 65, add(out, shl(5, x)), 0x20)) { revert(0, 0) }
+            }
         }
     }
 }
