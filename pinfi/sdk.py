@@ -270,8 +270,6 @@ ERROR_FAMILIES: dict[str, tuple[type[ContractError], str | None]] = {
     "TokenCapTooLarge": (InvalidParameter, "token cap {cap} does not fit in uint96"),
     "ZeroAddress": (InvalidParameter, "zero address"),
     # endpoint registry
-    "BadUrlScheme": (InvalidParameter, "the endpoint URL must start with http:// or https://"),
-    "UrlTooLong": (InvalidParameter, "endpoint URL of {length} bytes, at most {maxLength}"),
     "VerifierAlreadySet": (InvalidParameter, "the verifier is already set"),
     "PoolAlreadySet": (InvalidParameter, "the pool is already set"),
     # gateway endpoints (EndpointRegistry)

@@ -146,9 +146,10 @@ def _pool(c: Contracts) -> Contract:
 def _struct_names(contract: Contract, fn_name: str) -> list[str]:
     """The component names of ``fn_name``'s single struct output in the bound ABI (the struct's
     layout changes between contract versions; reading it by name keeps every reader right)."""
-    for item in contract.abi:
+    abi: list[dict[str, Any]] = list(contract.abi)  # type: ignore[arg-type]
+    for item in abi:
         if item.get("type") == "function" and item.get("name") == fn_name:
-            out = item["outputs"]
+            out: list[Any] = list(item.get("outputs", []))
             comps = out[0].get("components") if len(out) == 1 else None
             return [str(x["name"]) for x in (comps or out)]
     raise ChainError(f"{fn_name} not in the ABI")
