@@ -59,7 +59,9 @@ def test_figures_equal_views(w3, scenario, tmp_path):
             assert (last["client"], last["start_epoch"], last["end_epoch"], last["live"]) == (
                 lv.client, lv.start, lv.end, lv.live)
     assert devices[s.active[0]]["endpoint"] == "http://127.0.0.1:9100"
-    assert devices[s.missed]["proofs_missed"] == 1 and devices[s.missed]["slashes"] == 1
+    # a device's first missed commit is a grace miss: counted, no bond taken
+    # (docs/protocol.md#stuffing-and-bounties)
+    assert devices[s.missed]["proofs_missed"] == 1 and devices[s.missed]["slashes"] == 0
     assert devices[s.fraud]["frauds"] == 1 and devices[s.fraud]["slashes"] == 1
     assert devices[s.fraud]["state"] == DeviceState.JAILED.label
     # reliability: the miss and the fraud count against uptime, passes for it
