@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
+from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
@@ -738,6 +739,30 @@ class PinFi:
         rc = self._send(self.token.functions.approve(self.pool.address, int(amount)))
         return self._receipt(rc)
 
+    def permit_signature(self, amount: int, deadline: int) -> tuple[int, bytes, bytes]:
+        """An EIP-2612 permit (``v, r, s``) letting the pool take ``amount`` of this client's PIN
+        until ``deadline``: signed off-chain, spent by ``leaseWithPermit`` in the lease's own
+        transaction. The domain is the token's own (EIP-5267 ``eip712Domain``), the nonce its
+        ``nonces(owner)``."""
+        _, name, version, chain_id, verifying, _, _ = self._call(
+            self.token.functions.eip712Domain())
+        nonce = int(self._call(self.token.functions.nonces(self.address)))
+        types = {"Permit": [{"name": "owner", "type": "address"},
+                            {"name": "spender", "type": "address"},
+                            {"name": "value", "type": "uint256"},
+                            {"name": "nonce", "type": "uint256"},
+                            {"name": "deadline", "type": "uint256"}]}
+        message = {"owner": self.address, "spender": to_checksum_address(self.pool.address),
+                   "value": int(amount), "nonce": nonce, "deadline": int(deadline)}
+        domain = {"name": name, "version": version, "chainId": int(chain_id),
+                  "verifyingContract": to_checksum_address(verifying)}
+        assert self.account is not None
+        sig = self.account.sign_message(encode_typed_data(domain, types, message))
+        return int(sig.v), int(sig.r).to_bytes(32, "big"), int(sig.s).to_bytes(32, "big")
+
+    def _has_permit_lease(self) -> bool:
+        return any(e.get("name") == "leaseWithPermit" for e in self.pool.abi)
+
     def _pay(self, build: Callable[[], ContractFunction], amount: int, approve: bool) -> dict[
             str, Any]:
         """Simulate the paying call; approve ``amount`` only when the allowance was the sole
@@ -763,7 +788,9 @@ class PinFi:
 
         ``max_cost`` defaults to the quote plus ``slippage_bps``; ``deadline`` (a block
         timestamp) to five minutes after the latest block; ``approve`` lets the SDK approve the
-        pool for ``max_cost`` when the allowance is short. Raises the mapped error (nothing sent)
+        pool for ``max_cost`` when the allowance is short: in the lease's own transaction with an
+        EIP-2612 permit (``leaseWithPermit``) where the deployment's pool has it, otherwise with
+        a separate ``approve`` first. Raises the mapped error (nothing sent)
         for an unknown, inactive or busy device, a price above ``max_cost``, an expired deadline,
         a missing allowance (``approve=False``) or balance.
         """
@@ -783,7 +810,13 @@ class PinFi:
             return self.pool.functions.lease(device_id, epochs, cost_cap, dl, spec)
 
         try:
-            rc = self._pay(build, cost_cap, approve)
+            if approve and self._has_permit_lease() and self.allowance() < cost_cap:
+                # One transaction: the allowance comes with the lease as an EIP-2612 permit.
+                v, r, s = self.permit_signature(cost_cap, dl)
+                rc = self._send(self.pool.functions.leaseWithPermit(
+                    device_id, epochs, cost_cap, dl, spec, v, r, s))
+            else:
+                rc = self._pay(build, cost_cap, approve)
         except SlippageExceeded:
             if quote_err is not None:
                 raise quote_err from None
