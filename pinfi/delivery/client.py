@@ -17,6 +17,7 @@ gateway's one-line reason and the HTTP status.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -32,7 +33,7 @@ from eth_account.signers.local import LocalAccount
 from pinfi import chain as ch
 from pinfi.chain import reads
 
-from . import auth
+from . import auth, transfer
 from .manifest import Manifest, OutputFile, check_rel_path, outputs_hash, sha256_file
 from .receipt import Receipt
 
@@ -84,9 +85,7 @@ class GatewayClient:
         streams a large body instead of ``body``."""
         req = self.http.build_request(method, path, content=body if content is None else content,
                                       params=params, headers=dict(headers or {}))
-        signed_path = req.url.raw_path.decode("latin-1")
-        req.headers.update(auth.sign_request(self.account, self.chain_id, self.pool, lease_id,
-                                             method, signed_path, body, body_hash=body_hash))
+        req.headers.update(self._signature(req.url, lease_id, method, body, body_hash))
         try:
             resp = self.http.send(req, stream=stream)
         except httpx.HTTPError as err:
@@ -96,6 +95,24 @@ class GatewayClient:
                 resp.read()
             raise GatewayError(_reason(resp), resp.status_code)
         return resp
+
+    def _signature(self, url: httpx.URL, lease_id: int, method: str, body: bytes = b"",
+                   body_hash: bytes | None = None) -> dict[str, str]:
+        return auth.sign_request(self.account, self.chain_id, self.pool, lease_id, method,
+                                 url.raw_path.decode("latin-1"), body, body_hash=body_hash)
+
+    def _direct(self, method: str, path: str, lease_id: int,
+                body_hash: bytes | None = None) -> tuple[httpx.URL, dict[str, str]] | None:
+        """The URL and signed headers of a file transfer done by :mod:`.transfer` (None: the
+        URL goes through a proxy, so httpx does it)."""
+        url = self.http.build_request(method, path).url
+        if not transfer.direct(url):
+            return None
+        return url, self._signature(url, lease_id, method, b"", body_hash)
+
+    def _timeout(self) -> float:
+        t = self.http.timeout.read
+        return 60.0 if t is None else float(t)
 
     def info(self) -> dict[str, Any]:
         try:
@@ -118,18 +135,31 @@ class GatewayClient:
             raise GatewayError(f"gateway {self.url} answers for {signer}, not the device's "
                                f"operator {expected_operator}")
 
-    def upload(self, lease_id: int, data: bytes | Path) -> str:
-        """Upload an input (bytes, or a file streamed from disk) in 1 MiB pieces with its
-        length declared: no chunked encoding, no copy of the whole body per socket write
-        (bench/gateway_bench.py); the sha256 is taken once and signed as the body hash."""
+    def upload(self, lease_id: int, data: bytes | Path, sha256: str | None = None) -> str:
+        """Upload an input (bytes, or a file sent from disk with ``sendfile``: :mod:`.transfer`)
+        -> its sha256, the name the gateway stores it under. The sha256 is signed as the body
+        hash; a caller that already has it (it built the manifest) passes it as ``sha256``
+        instead of paying a second pass over the file. The gateway hashes what it receives and
+        refuses (400) a body whose sha256 is not that one."""
         if isinstance(data, Path):
-            sha, size = sha256_file(data), data.stat().st_size
-            content: Iterator[bytes] = _file_chunks(data)
+            sha, size = sha256 or sha256_file(data), data.stat().st_size
         else:
-            sha, size = hashlib.sha256(data).hexdigest(), len(data)
-            content = _chunks(memoryview(data))
-        self.request("PUT", f"/v1/blobs/{sha}", lease_id, content=content,
-                     body_hash=bytes.fromhex(sha), headers={"content-length": str(size)})
+            sha, size = sha256 or hashlib.sha256(data).hexdigest(), len(data)
+        path = f"/v1/blobs/{sha}"
+        via = self._direct("PUT", path, lease_id, bytes.fromhex(sha)) if isinstance(
+            data, Path) else None
+        if via is None:
+            content = _chunks(memoryview(data)) if isinstance(data, bytes) else _file_chunks(data)
+            self.request("PUT", path, lease_id, content=content, body_hash=bytes.fromhex(sha),
+                         headers={"content-length": str(size)})
+            return sha
+        assert isinstance(data, Path)
+        try:
+            status, body = transfer.put_file(via[0], via[1], data, size, self._timeout())
+        except transfer.TransferError as err:
+            raise GatewayError(f"gateway {self.url}: {err}") from None
+        if status >= 400:
+            raise GatewayError(_reason_of(status, body), status)
         return sha
 
     def submit(self, lease_id: int, manifest: Manifest | dict[str, Any],
@@ -192,20 +222,40 @@ class GatewayClient:
             check_rel_path(f.path, "output path")
             target = dest / f.path
             target.parent.mkdir(parents=True, exist_ok=True)
-            resp = self.request("GET", f"/v1/jobs/{job_id}/outputs/{f.path}", lease_id,
-                                stream=True)
-            h = hashlib.sha256()  # checked in the same pass as the write
-            try:
-                with open(target, "wb") as fh:
-                    for chunk in resp.iter_raw():
-                        h.update(chunk)
-                        fh.write(chunk)
-            finally:
-                resp.close()
-            if h.hexdigest() != f.sha256:
-                raise GatewayError(f"output {f.path}: sha256 differs from the listing")
+            self._fetch_one(lease_id, f"/v1/jobs/{job_id}/outputs/{f.path}", target, f)
             out[f.path] = target
         return out
+
+    def _fetch_one(self, lease_id: int, path: str, target: Path, f: OutputFile) -> None:
+        """One output into ``target``, checked against the listing's size and sha256 (which
+        the receipt's outputs hash covers) before it is renamed into place."""
+        via = self._direct("GET", path, lease_id)
+        if via is not None:
+            try:
+                transfer.get_file(via[0], via[1], target, f.size, f.sha256, self._timeout())
+            except transfer.TransferError as err:
+                if err.status >= 400:
+                    raise GatewayError(_reason_of(err.status, err.body), err.status) from None
+                raise GatewayError(f"output {err}", err.status) from None
+            return
+        resp = self.request("GET", path, lease_id, stream=True)
+        h, n = hashlib.sha256(), 0  # checked in the same pass as the write
+        tmp = target.with_name(f".{target.name}.part")
+        try:
+            with open(tmp, "wb") as fh:
+                for chunk in resp.iter_raw():
+                    n += len(chunk)
+                    if n > f.size:
+                        raise GatewayError(f"output {f.path}: longer than the listing's "
+                                           f"{f.size} bytes")
+                    h.update(chunk)
+                    fh.write(chunk)
+            if h.hexdigest() != f.sha256 or n != f.size:
+                raise GatewayError(f"output {f.path}: sha256 differs from the listing")
+            os.replace(tmp, target)
+        finally:
+            resp.close()
+            tmp.unlink(missing_ok=True)
 
     def receipt(self, lease_id: int, job_id: str) -> Receipt:
         return Receipt.from_json(self.request("GET", f"/v1/jobs/{job_id}/receipt",
@@ -233,11 +283,16 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
 
 
 def _reason(resp: httpx.Response) -> str:
+    return _reason_of(resp.status_code, resp.content)
+
+
+def _reason_of(status: int, body: bytes) -> str:
     try:
-        msg = resp.json().get("error")
+        doc = json.loads(body)
+        msg = doc.get("error") if isinstance(doc, dict) else None
     except ValueError:
         msg = None
-    return f"HTTP {resp.status_code}: {msg or resp.text[:200]}"
+    return f"HTTP {status}: {msg or body[:200].decode('utf-8', 'replace')}"
 
 
 def lease_job_spec(c: ch.Contracts, lease_id: int) -> bytes | None:

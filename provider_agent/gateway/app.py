@@ -20,14 +20,14 @@ Errors are ``{"error": "<one line>"}`` with a 4xx status; docs/delivery.md#api h
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import os
 import re
+import stat
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from .chainview import ChainView
 from .runner import JobError, Runner
 from .settings import GatewaySettings
 from .storage import RUNNING, Job, Store
+from .transfer import ClientGone, OutputFile, receive_hashed
 
 log = logging.getLogger("provider_agent.gateway.app")
 
@@ -249,23 +250,23 @@ def create_app(gw: Gateway) -> FastAPI:
                                              body_hash=bytes.fromhex(sha256))
         dest = gw.store.blob(sha256)
         limit = gw.s.max_upload_bytes
+        too_large = f"upload larger than the gateway's limit of {limit} bytes"
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            raise Refused(413, f"upload larger than the gateway's limit of {limit} bytes")
+            raise Refused(413, too_large)
+        # Written once, under a temporary name in the blob folder, hashed in the same pass
+        # (transfer.receive_hashed); renamed into place only when the content is the declared
+        # sha256: a mismatch, a refusal or a disconnect leaves nothing behind.
         fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".up-")
         tmp = Path(tmp_name)
         try:
-            h, size = hashlib.sha256(), 0
             with os.fdopen(fd, "wb") as f:
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > limit:
-                        raise Refused(413, f"upload larger than the gateway's limit of {limit} "
-                                           "bytes")
-                    h.update(chunk)
-                    f.write(chunk)
-            if h.hexdigest() != sha256:
-                raise Refused(400, f"content sha256 is {h.hexdigest()}, not {sha256}")
+                try:
+                    digest, size = await receive_hashed(request.receive, f, limit, too_large)
+                except ClientGone as err:
+                    raise Refused(400, str(err)) from None
+            if digest != sha256:
+                raise Refused(400, f"content sha256 is {digest}, not {sha256}")
             gw.auth.consume(req)
             os.replace(tmp, dest)
         finally:
@@ -355,15 +356,20 @@ def create_app(gw: Gateway) -> FastAPI:
         entry = next((f for f in job.output_list() if f["path"] == name), None)
         if entry is None:
             raise Refused(404, f"no output {name!r} in job {job_id}")
-        path = gw.store.job_dir(job.job_id) / "work" / name
+        work = gw.store.job_dir(job.job_id) / "work"
+        path = work / name
         try:
-            f = open(path, "rb")  # closed by _file_blocks
+            st = path.lstat()
         except OSError:
             raise Refused(404, f"output {name!r} is gone (retention ended?)") from None
-        size = os.fstat(f.fileno()).st_size
-        return StreamingResponse(_file_blocks(f), media_type="application/octet-stream",
-                                 headers={"X-Content-SHA256": entry["sha256"],
-                                          "content-length": str(size)})
+        if not stat.S_ISREG(st.st_mode) or not path.resolve().is_relative_to(work.resolve()):
+            raise Refused(404, f"output {name!r} is not a file in the job's directory")
+        if st.st_size != int(entry["size"]):
+            raise Refused(409, f"output {name!r} changed since it was hashed")
+        # The sha256 was taken once when the job ended (it is in the signed receipt's outputs
+        # hash); the body goes out with sendfile (transfer.Sendfile) and the client checks it.
+        return OutputFile(path, media_type="application/octet-stream", stat_result=st,
+                          headers={"X-Content-SHA256": entry["sha256"]})
 
     @app.get("/v1/jobs/{job_id}/receipt", summary="The operator-signed receipt",
              responses={k: ERRORS[k] for k in (400, 401, 403, 404, 409)},
@@ -412,20 +418,6 @@ def create_app(gw: Gateway) -> FastAPI:
                                  headers=out_headers, background=BackgroundTask(upstream.aclose))
 
     return app
-
-
-#: Download block: 1 MiB per thread hop and per write (FileResponse's 64 KiB blocks cost a
-#: thread hop each and halve the download rate; bench/gateway_bench.py).
-DOWNLOAD_BLOCK = 1 << 20
-
-
-def _file_blocks(f: Any) -> Iterator[bytes]:
-    """A sync iterator (Starlette reads it in the thread pool) that closes the file."""
-    try:
-        while block := f.read(DOWNLOAD_BLOCK):
-            yield block
-    finally:
-        f.close()
 
 
 def _read_from(path: Path, pos: int, size: int = 1 << 16) -> bytes:

@@ -3,6 +3,7 @@ key, one by another), funded clients, and the gateway as its own process (uvicor
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ import pytest
 from eth_account import Account
 
 from pinfi import chain as ch
-from pinfi.delivery.client import GatewayClient
+from pinfi.delivery.client import GatewayClient, GatewayError
 from pinfi.types import UNIT
 from provider_agent import keystore
 from tests.support import agent as ah
@@ -99,3 +100,30 @@ def stage(project, chain, deployer, alice, bob, operator, keeper, tmp_path_facto
     st.start()
     yield st
     st.stop()
+
+
+@pytest.fixture(scope="module")
+def lease(stage, bob):
+    """A lease of bob's on the stage's device for the module (terminated at its end)."""
+    lid = stage.lease(bob, epochs=8)
+    yield lid
+    if stage.system.pool.leaseOf(stage.device)[5]:
+        stage.system.pool.terminate(lid, sender=bob)
+
+
+def jobs_and_blobs(stage) -> tuple[int, int]:
+    """Rows in the gateway's job table and files in its blob folder (temporary ones included)."""
+    root = Path(stage.config).parent / "data" / "gateway"
+    with sqlite3.connect(root / "gateway.db") as db:
+        n = db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    return n, len(list((root / "blobs").iterdir()))
+
+
+def refused(status: int, fn: Any, *args: Any, match: str = "") -> str:
+    """``fn(*args)`` raises a GatewayError with ``status`` and a one-line reason with ``match``."""
+    with pytest.raises(GatewayError) as e:
+        fn(*args)
+    msg = str(e.value)
+    assert e.value.status == status, msg
+    assert "\n" not in msg and match in msg, msg
+    return msg

@@ -4,41 +4,15 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
-from pathlib import Path
 
 import httpx
 import pytest
 
 from pinfi.delivery import auth
-from pinfi.delivery.client import GatewayError
 from pinfi.delivery.manifest import Manifest
+from tests.gateway.conftest import jobs_and_blobs, refused
 
 OK = Manifest.build("process", ["true"])
-
-
-def jobs_and_blobs(stage) -> tuple[int, int]:
-    root = Path(stage.config).parent / "data" / "gateway"
-    with sqlite3.connect(root / "gateway.db") as db:
-        n = db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
-    return n, len(list((root / "blobs").iterdir()))
-
-
-def refused(status: int, fn, *args, match: str = "") -> str:
-    with pytest.raises(GatewayError) as e:
-        fn(*args)
-    msg = str(e.value)
-    assert e.value.status == status, msg
-    assert "\n" not in msg and match in msg, msg
-    return msg
-
-
-@pytest.fixture(scope="module")
-def lease(stage, bob):
-    lid = stage.lease(bob, epochs=8)
-    yield lid
-    if stage.system.pool.leaseOf(stage.device)[5]:
-        stage.system.pool.terminate(lid, sender=bob)
 
 
 def test_refusals_change_nothing(stage, bob, keeper, lease):
