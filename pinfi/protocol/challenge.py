@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from pinfi.protocol.errors import ProtocolError
-from pinfi.protocol.hashing import U64, address_int, as_bytes32, keccak, keccak_batch, word
+from pinfi.protocol.hashing import U64, as_bytes32, keccak, keccak_batch, word
 from pinfi.types import BPS
 
 MASK64 = (1 << 64) - 1
@@ -41,31 +41,25 @@ def epoch_start(epoch: int, genesis_block: int, epoch_blocks: int) -> int:
     return genesis_block + epoch * epoch_blocks
 
 
-def selection_value(epoch_seed: bytes, owner: str | bytes | int, class_id: int) -> int:
-    """``uint256(keccak256(abi.encode(S_e, owner, classId))) % 10_000``."""
-    seed = as_bytes32(epoch_seed, "epoch_seed")
-    h = keccak(seed + word(address_int(owner)) + word(class_id))
-    return int.from_bytes(h, "big") % BPS
+def open_draw(open_seed: bytes, device_id: int) -> int:
+    """The per-device opening draw in basis points (docs/protocol.md#selection).
 
-
-def is_selected(epoch_seed: bytes, owner: str, class_id: int, challenge_bps: int) -> bool:
-    """Whether ``owner``'s devices of ``class_id`` are challenged in the epoch of ``epoch_seed``.
-
-    ``uint256(keccak256(abi.encode(S_e, owner, classId))) % 10_000 < challengeBps``.
+    ``uint256(keccak256(abi.encode(openSeed, deviceId))) % 10_000``: the one uniform draw in
+    ``[0, 10_000)`` the verifier compares with ``challengeBps``; kept separate from
+    :func:`must_open` so the spec's vector (docs/vectors.json) pins the value itself.
     """
-    return selection_value(epoch_seed, owner, class_id) < challenge_bps
+    h = keccak(as_bytes32(open_seed, "open_seed") + word(device_id))
+    return int.from_bytes(h, "big") % BPS
 
 
 def must_open(open_seed: bytes, device_id: int, challenge_bps: int) -> bool:
     """Whether a Sampled device's commitment must be opened (docs/protocol.md#selection).
 
-    ``uint256(keccak256(abi.encode(openSeed, deviceId))) % 10_000 < challengeBps``, where
-    ``openSeed`` is the hash of the epoch's commit deadline block ``epochStart + commitWindow``
-    (known only once every commitment of the epoch is in). Always/forced/owed devices must
-    open whatever the draw.
+    ``open_draw(openSeed, deviceId) < challengeBps``, where ``openSeed`` is the hash of the
+    epoch's commit deadline block ``epochStart + commitWindow`` (known only once every
+    commitment of the epoch is in). Always/forced/owed devices must open whatever the draw.
     """
-    h = keccak(as_bytes32(open_seed, "open_seed") + word(device_id))
-    return int.from_bytes(h, "big") % BPS < challenge_bps
+    return open_draw(open_seed, device_id) < challenge_bps
 
 
 def challenge_seed(epoch_seed: bytes, device_id: int, epoch: int) -> bytes:

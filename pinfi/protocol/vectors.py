@@ -6,8 +6,8 @@ values on-chain, so the Python mirror, the spec and the contracts agree.
 
 from __future__ import annotations
 
-from pinfi.protocol.challenge import challenge_seed, gen_a, gen_b, seeds
-from pinfi.protocol.hashing import address_int, keccak, word
+from pinfi.protocol.challenge import challenge_seed, gen_a, gen_b, open_draw, seeds
+from pinfi.protocol.hashing import keccak
 from pinfi.protocol.matmul import product
 from pinfi.protocol.merkle import MerkleTree, sample_seed, samples
 from pinfi.protocol.prbmath import ud_exp2, ud_log2, ud_pow
@@ -18,14 +18,15 @@ from pinfi.protocol.pricing import (
     split_payment,
     ud_power,
 )
-from pinfi.types import BPS, UNIT
+from pinfi.types import UNIT
 
 
 def test_vectors() -> dict[str, object]:
     """Known-answer vectors for the contracts and docs (plain JSON-able values).
 
     Seed ``s = keccak256("pinfi-test-vector")``; ``n`` = 16 and 32 with ``L = 16``; samples with
-    ``blockhash = keccak256("pinfi-test-block")``; pricing examples at several alphas.
+    ``blockhash = keccak256("pinfi-test-block")``; the opening draw with
+    ``openSeed = keccak256("pinfi-test-open")``; pricing examples at several alphas.
     """
     s = keccak(b"pinfi-test-vector")
     blockhash = keccak(b"pinfi-test-block")
@@ -59,18 +60,14 @@ def test_vectors() -> dict[str, object]:
         })  # fmt: skip
     out["matrices"] = matrices
     epoch_seed = keccak(b"pinfi-test-epoch")
-    owner = "0x00000000000000000000000000000000000000aa"
+    open_seed = keccak(b"pinfi-test-open")
     out["challenge"] = {
         "epoch_seed": "0x" + epoch_seed.hex(),
-        "owner": owner,
-        "class_id": 1,
-        "selection_value": int.from_bytes(
-            keccak(epoch_seed + word(address_int(owner)) + word(1)), "big"
-        )
-        % BPS,
         "device_id": 7,
         "epoch": 3,
         "challenge_seed": "0x" + challenge_seed(epoch_seed, 7, 3).hex(),
+        "open_seed": "0x" + open_seed.hex(),
+        "open_draw": open_draw(open_seed, 7),
     }
     pricing = []
     cases = [

@@ -105,18 +105,25 @@ def test_epochs() -> None:
         P.epoch_of(99, 100, 10)
 
 
-def test_selection_and_challenge_seed_match_abi_encode() -> None:
+def test_opening_draw_and_challenge_seed_match_abi_encode() -> None:
+    """The v2 opening draw is ``uint256(keccak256(abi.encode(openSeed, deviceId))) % 10_000``
+    compared with ``challengeBps`` (docs/protocol.md#selection), per device."""
     from eth_abi import encode
 
     s_e = P.keccak(b"epoch")
-    owner = "0x1234567890AbcdEF1234567890aBcdef12345678"
-    for class_id in (0, 1, 7):
-        h = P.keccak(encode(["bytes32", "address", "uint256"], [s_e, owner, class_id]))
+    open_seed = P.keccak(b"deadline block")
+    for device_id in (0, 1, 7, 2**64):
+        h = P.keccak(encode(["bytes32", "uint256"], [open_seed, device_id]))
         value = int.from_bytes(h, "big") % 10_000
-        assert P.is_selected(s_e, owner, class_id, value + 1)
-        assert not P.is_selected(s_e, owner, class_id, value)
-    assert P.is_selected(s_e, owner, 1, 10_000)
-    assert not P.is_selected(s_e, owner, 1, 0)
+        assert P.open_draw(open_seed, device_id) == value
+        assert P.must_open(open_seed, device_id, value + 1)
+        assert not P.must_open(open_seed, device_id, value)
+        assert P.must_open(open_seed, device_id, 10_000)
+        assert not P.must_open(open_seed, device_id, 0)
+    with pytest.raises(P.ProtocolError):
+        P.open_draw(b"short", 1)
+    vec = P.test_vectors()["challenge"]  # type: ignore[index]
+    assert vec["open_draw"] == P.open_draw(bytes.fromhex(vec["open_seed"][2:]), vec["device_id"])
     expected = P.keccak(encode(["bytes32", "uint256", "uint256"], [s_e, 42, 9]))
     assert P.challenge_seed(s_e, 42, 9) == expected
 
