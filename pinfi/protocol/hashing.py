@@ -35,19 +35,6 @@ def as_bytes32(value: bytes, name: str) -> bytes:
     return b
 
 
-def address_int(owner: str | bytes | int) -> int:
-    """An address (hex string, 20 bytes or int) as an integer below 2^160."""
-    if isinstance(owner, int):
-        value = owner
-    elif isinstance(owner, bytes | bytearray):
-        value = int.from_bytes(owner, "big")
-    else:
-        value = int(owner, 16)
-    if not 0 <= value < 1 << 160:
-        raise ProtocolError(f"not an address: {owner!r}")
-    return value
-
-
 # --- batched keccak256 over numpy (single-block messages) ------------------------------------
 
 _KECCAK_RATE = 136
