@@ -180,7 +180,8 @@ def run(accounts: Any, chain: Any, project: Any) -> int:
         python = demo._sandbox_binds()[1]
         load_before = os.getloadavg()[0]  # measurements start here
         result["lease_to_running"] = lease_to_running(pf, device, Manifest)
-        result["throughput"] = throughput(pf, device, tmp, Manifest, sha256_file)
+        result["throughput"] = throughput(pf, device, tmp, folder / "data" / "gateway" / "blobs",
+                                          Manifest, sha256_file)
         result["service_proxy"] = service_latency(pf, device, tmp, Manifest, python)
     finally:
         procs.stop()
@@ -239,13 +240,14 @@ def lease_to_running(pf: Any, device: int, Manifest: Any) -> dict[str, Any]:
                     "block)"}
 
 
-def throughput(pf: Any, device: int, tmp: Path, Manifest: Any, sha256_file: Any
-               ) -> dict[str, Any]:
+def throughput(pf: Any, device: int, tmp: Path, blobs: Path, Manifest: Any,
+               sha256_file: Any) -> dict[str, Any]:
     """Each repetition times, side by side on the same file: a plain local copy, the same copy
     with a SHA-256 pass (the floor of any checked copy), an upload whose sha256 the client has
     (it built the manifest with it), an upload that hashes the file first, a download (streamed
-    to disk, checked against the listing's sha256). The order rotates between repetitions and
-    every copy made is deleted at the end of its repetition (same page-cache state for all)."""
+    to disk, checked against the listing's sha256). The order rotates between repetitions;
+    every copy made is deleted at the end of its repetition and the gateway's blob before each
+    upload (every timed operation writes a new file; none rewrites one in place)."""
     src = tmp / "payload.bin"
     with open(src, "wb") as f:
         for _ in range(SIZE_MB):
@@ -265,6 +267,7 @@ def throughput(pf: Any, device: int, tmp: Path, Manifest: Any, sha256_file: Any
     runs: dict[str, list[float]] = {k: [] for k in
                                     ("local_copy", "local_hashed_copy", "upload",
                                      "upload_cold", "download")}
+    blob = blobs / sha
     for i in range(REPS):
         copy, hcopy, fetched = tmp / "copy.bin", tmp / "hcopy.bin", tmp / "fetched"
         ops: list[tuple[str, Any]] = [
@@ -275,7 +278,10 @@ def throughput(pf: Any, device: int, tmp: Path, Manifest: Any, sha256_file: Any
             ("download", partial(gw.fetch, lease.lease_id, job, fetched))]
         k = i % len(ops)
         for name, fn in ops[k:] + ops[:k]:
+            if name.startswith("upload"):
+                blob.unlink()  # each upload stores the file anew, as the local copy does
             runs[name].append(timed_mb_s(fn))
+            assert blob.is_file()
         copy.unlink()
         hcopy.unlink()
         shutil.rmtree(fetched)

@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 from eth_account.messages import encode_defunct
@@ -254,6 +254,23 @@ def create_app(gw: Gateway) -> FastAPI:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise Refused(413, too_large)
+
+        async def receive_into(f: BinaryIO) -> int:
+            try:
+                digest, size = await receive_hashed(request.receive, f, limit, too_large)
+            except ClientGone as err:
+                raise Refused(400, str(err)) from None
+            if digest != sha256:
+                raise Refused(400, f"content sha256 is {digest}, not {sha256}")
+            return size
+
+        if dest.is_file():
+            # Stored before, under its hash, after a match: the body is checked, not rewritten
+            # (renaming a new copy over it would only cost a write and a flush).
+            with open(os.devnull, "wb") as sink:
+                size = await receive_into(sink)
+            gw.auth.consume(req)
+            return {"sha256": sha256, "size": size}
         # Written once, under a temporary name in the blob folder, hashed in the same pass
         # (transfer.receive_hashed); renamed into place only when the content is the declared
         # sha256: a mismatch, a refusal or a disconnect leaves nothing behind.
@@ -261,12 +278,7 @@ def create_app(gw: Gateway) -> FastAPI:
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as f:
-                try:
-                    digest, size = await receive_hashed(request.receive, f, limit, too_large)
-                except ClientGone as err:
-                    raise Refused(400, str(err)) from None
-            if digest != sha256:
-                raise Refused(400, f"content sha256 is {digest}, not {sha256}")
+                size = await receive_into(f)
             gw.auth.consume(req)
             os.replace(tmp, dest)
         finally:

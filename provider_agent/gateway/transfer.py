@@ -35,8 +35,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: Bytes per hand-off to the hashing and writing threads: large enough that the per-group costs (a
 #: thread hop, a future) vanish, small enough to keep two groups in memory per upload.
 GROUP = 4 << 20
-#: Request body bytes uvicorn may buffer per connection before it pauses reading the socket.
-BODY_HIGH_WATER = GROUP
 #: Read block of the ``FileResponse`` fallback (Starlette's default 64 KiB costs a thread hop
 #: per block).
 FILE_BLOCK = 1 << 20
@@ -99,19 +97,6 @@ async def receive_hashed(receive: Receive, f: BinaryIO, limit: int,
             # before the caller closes and removes the file.
             await asyncio.wait(pending)
     return h.hexdigest(), size
-
-
-def raise_body_high_water(limit: int = BODY_HIGH_WATER) -> None:
-    """Let uvicorn's httptools protocol buffer up to ``limit`` bytes of a request body before it
-    stops reading the socket (its default, 64 KiB, is less than one 256 KiB socket read: every
-    read paused and resumed the socket, two ``epoll_ctl`` calls per 256 KiB, a quarter of the
-    server's CPU time on an upload). A module constant of uvicorn's; absent, nothing changes."""
-    try:
-        from uvicorn.protocols.http import httptools_impl
-    except ImportError:  # pragma: no cover - no httptools: uvicorn's h11 protocol is used
-        return
-    if isinstance(getattr(httptools_impl, "HIGH_WATER_LIMIT", None), int):
-        httptools_impl.HIGH_WATER_LIMIT = max(httptools_impl.HIGH_WATER_LIMIT, limit)
 
 
 class OutputFile(FileResponse):

@@ -53,7 +53,16 @@ def test_uploads_store_only_matching_content_within_the_limit(stage, bob, lease,
     assert jobs_and_blobs(stage) == before
     # the good upload, with the hash the client already has, lands under its sha256
     assert gw.upload(lease, src, sha) == sha
-    assert (gateway_dir(stage) / "blobs" / sha).read_bytes() == src.read_bytes()
+    stored = gateway_dir(stage) / "blobs" / sha
+    assert stored.read_bytes() == src.read_bytes()
+    assert jobs_and_blobs(stage) == (before[0], before[1] + 1)
+    # a stored blob is checked again, not rewritten; other content under its name is refused
+    ino = stored.stat().st_ino
+    assert gw.upload(lease, src) == sha
+    other = tmp_path / "other.bin"
+    other.write_bytes(os.urandom(100))
+    refused(400, gw.upload, lease, other, sha, match="content sha256 is")
+    assert stored.stat().st_ino == ino and stored.read_bytes() == src.read_bytes()
     assert jobs_and_blobs(stage) == (before[0], before[1] + 1)
 
 
