@@ -7,9 +7,10 @@ per-piece costs that bound them (bench/gateway_bench.py):
 * an upload's body leaves with ``socket.sendfile`` (page cache to socket in the kernel, no pass
   through Python); the request's signature covers the file's sha256, taken before;
 * a download's body is read with ``readinto`` into two ``BLOCK`` buffers in turn: while one is
-  filled from the socket, two threads hash and write the other (``hashlib`` and file writes
-  release the GIL). The body goes to a temporary file next to the target, renamed into place only
-  when its length and sha256 are the expected ones: a bad download leaves nothing behind.
+  filled from the socket, a worker thread hashes and writes the other (``hashlib`` and file
+  writes release the GIL; one worker, not one per task: two measured no faster on 2 cores).
+  The body goes to a temporary file next to the target, renamed into place only when its
+  length and sha256 are the expected ones: a bad download leaves nothing behind.
 
 Both keep the request exactly as signed (method, raw path, headers). Where httpx would go
 through a proxy (``HTTP(S)_PROXY``), :func:`direct` is False and the client keeps httpx.
@@ -23,7 +24,7 @@ import os
 import tempfile
 import urllib.request
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,11 @@ def get_file(url: httpx.URL, headers: Mapping[str, str], target: Path, size: int
         conn.close()
 
 
+def _consume(h: Any, f: Any, block: memoryview) -> None:
+    h.update(block)
+    f.write(block)
+
+
 def _fill(resp: http.client.HTTPResponse, view: memoryview) -> int:
     n = 0
     while n < len(view):
@@ -143,25 +149,22 @@ def _fill(resp: http.client.HTTPResponse, view: memoryview) -> int:
 def _receive(resp: http.client.HTTPResponse, f: Any, size: int, name: str) -> str:
     h = hashlib.sha256()
     bufs = [memoryview(bytearray(BLOCK)), memoryview(bytearray(BLOCK))]
-    pending: list[Future[Any]] = []
+    pending: Future[Any] | None = None
     got, i = 0, 0
-    with ThreadPoolExecutor(2, thread_name_prefix="pinfi-fetch") as pool:
-        try:
-            while got < size:
-                try:
-                    n = _fill(resp, bufs[i][:min(BLOCK, size - got)])
-                except (OSError, http.client.HTTPException) as err:
-                    raise TransferError(f"{name}: download failed: {err}") from None
-                if n == 0:
-                    raise TransferError(f"{name}: the body ended after {got} of {size} bytes")
-                for fut in pending:  # the other buffer is free again
-                    fut.result()
-                block = bufs[i][:n]
-                pending = [pool.submit(h.update, block), pool.submit(f.write, block)]
-                got += n
-                i ^= 1
-            for fut in pending:
-                fut.result()
-        finally:
-            wait(pending)  # no thread touches f once this returns or raises
+    # Leaving the block waits for the worker: it no longer touches f once this returns/raises.
+    with ThreadPoolExecutor(1, thread_name_prefix="pinfi-fetch") as pool:
+        while got < size:
+            try:
+                n = _fill(resp, bufs[i][:min(BLOCK, size - got)])
+            except (OSError, http.client.HTTPException) as err:
+                raise TransferError(f"{name}: download failed: {err}") from None
+            if n == 0:
+                raise TransferError(f"{name}: the body ended after {got} of {size} bytes")
+            if pending is not None:
+                pending.result()  # the other buffer is free again
+            pending = pool.submit(_consume, h, f, bufs[i][:n])
+            got += n
+            i ^= 1
+        if pending is not None:
+            pending.result()
     return h.hexdigest()
