@@ -21,7 +21,7 @@ from provider_agent.config import ConfigError
 from . import settings as settings_mod
 from .app import Gateway, create_app
 from .chainview import ChainView
-from .transfer import Sendfile
+from .transfer import Sendfile, keep_freed_memory
 
 
 def build(config: str, host: str | None = None, port: int | None = None) -> tuple[Gateway, Any]:
@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     gw.runner.monitor_once()  # adopt or finalize the jobs of an earlier run before serving
     monitor.start()
     try:
-        # Sendfile outermost: output downloads go out with os.sendfile (transfer.py).
+        # Sendfile outermost: output downloads go out with os.sendfile; freed upload pieces
+        # are reused rather than faulted in again (transfer.py).
+        keep_freed_memory()
         uvicorn.run(Sendfile(app), host=gw.s.host, port=gw.s.port,
                     log_level=args.log_level.lower(), access_log=False)
     finally:
