@@ -3,10 +3,11 @@
 The one deploy module: :func:`deploy_protocol` knows the wiring order (tests, the demo and the
 benchmarks deploy through it); :func:`deploy` is what ``ape run deploy`` (``scripts/deploy.py``,
 a thin wrapper around :data:`cli`) runs. It deploys PinToken, Staking, PoCPSVerifier,
-PriceCurve and DissipativePool, grants the roles, registers the device classes of a parameters file (default
-``pinfi/params/classes.json``, read and checked by :mod:`pinfi.params`), checks the wiring and
-writes ``deployments/<chainId>.json`` (a :class:`pinfi.chain.Deployment`): addresses, deployment
-and genesis blocks, the deployer, the SHA-256 of each contract's ABI and the parameters used.
+PriceCurve and DissipativePool, grants the roles, registers the device classes of a parameters
+file (default ``pinfi/params/classes.json``, read and checked by :mod:`pinfi.params`), checks the
+wiring and writes ``deployments/<chainId>.json`` (a :class:`pinfi.chain.Deployment`): addresses
+(PriceCurve's too), deployment and genesis blocks, the deployer, the SHA-256 of each contract's
+ABI and the parameters used.
 
 Idempotent. When ``deployments/<chainId>.json`` exists and its contracts have code, the run only
 reads the chain: ABI hashes, wiring (verifier, the verifier's and Staking's pool, minter role),
