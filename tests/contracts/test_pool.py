@@ -95,13 +95,13 @@ def set_alpha(env, alpha: int, **over) -> None:
 
 
 def lease(env, device: int, epochs: int, client, max_cost: int | None = None):
-    cost = env.quote_next(pool, CLASS_ID, epochs) if max_cost is None else max_cost
+    cost = quote_next(env.pool, CLASS_ID, epochs) if max_cost is None else max_cost
     return env.pool.lease(device, epochs, cost, FAR, JOB, sender=client)
 
 
 def lease_escrow(env, device: int, epochs: int, client) -> int:
     """Lease ``device`` for ``epochs`` at the quoted price; returns the part of it escrowed."""
-    cost = env.quote_next(pool, CLASS_ID, epochs)
+    cost = quote_next(env.pool, CLASS_ID, epochs)
     lease(env, device, epochs, client)
     return proto.split_payment(cost, BETA)[1]
 
@@ -150,7 +150,7 @@ def test_quote_property_against_decimal(chain, env, bob, p_floor, p0, alpha, epo
         tol = 10 * epochs * (1 + p0 * r // 10**18)
         paid = 0
         for d in range(r):
-            quote = env.quote_next(pool, CLASS_ID, epochs)
+            quote = quote_next(env.pool, CLASS_ID, epochs)
             el = elapsed(chain, env)
             assert quote == proto.lease_cost(p_floor, p0, alpha, d, r, epochs, elapsed_blocks=el,
                                              epoch_blocks=EPOCH_BLOCKS)

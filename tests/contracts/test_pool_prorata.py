@@ -302,8 +302,11 @@ def test_lease_with_permit_survives_a_front_run_permit(chain, market, newcomer, 
     # Someone copies the signature from the mempool and submits the permit first.
     token.permit(newcomer, pool, q, deadline, v, r, s, sender=bob)
     assert token.allowance(newcomer, pool) == q
+    cost = quote_next(pool, CLASS_ID, 2)  # one block later in the same epoch: a little less
+    assert cost <= q
     tx = pool.leaseWithPermit(market.devices[0], 2, q, deadline, JOB, v, r, s, sender=newcomer)
-    assert opened(pool, tx).cost == q
+    assert opened(pool, tx).cost == cost
+    assert token.allowance(newcomer, pool) == q - cost
 
 
 def test_lease_with_a_bad_permit_fails_with_the_token_error(chain, market, newcomer, bob):
@@ -315,6 +318,7 @@ def test_lease_with_a_bad_permit_fails_with_the_token_error(chain, market, newco
     with ape.reverts(token.ERC20InsufficientAllowance):
         pool.leaseWithPermit(market.devices[0], 2, q, deadline, JOB, v, r, s, sender=newcomer)
     # A good permit with too small a maxCost: the lease's own slippage error.
+    q = quote_next(pool, CLASS_ID, 2)
     v, r, s = permit(chain, token, newcomer, pool.address, q - 1, deadline)
     with ape.reverts(pool.SlippageExceeded):
         pool.leaseWithPermit(market.devices[0], 2, q - 1, deadline, JOB, v, r, s, sender=newcomer)
