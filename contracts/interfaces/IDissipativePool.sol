@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {UD60x18} from "@prb/math/src/UD60x18.sol";
+
 import {IStaking} from "./IStaking.sol";
 
 /// @title IDissipativePool
@@ -94,6 +96,16 @@ interface IDissipativePool {
     error NothingToClaim(uint256 deviceId);
     /// @notice Only `Staking` may report a device leaving the Active set.
     error NotStaking(address caller);
+
+    // PRBMath's guards, raised inside `PriceCurve.price` and bubbled up through the pool's calls
+    // (declared here so that the pool's ABI decodes them; same selectors as PRBMath's).
+
+    /// @notice PRBMath: `x * y / 1e18` overflows.
+    error PRBMath_MulDiv18_Overflow(uint256 x, uint256 y);
+    /// @notice PRBMath: `exp2` input too big.
+    error PRBMath_UD60x18_Exp2_InputTooBig(UD60x18 x);
+    /// @notice PRBMath: `log2` input below 1.
+    error PRBMath_UD60x18_Log_InputTooSmall(UD60x18 x);
 
     // ---------------------------------------------------------------- events
 
