@@ -172,7 +172,10 @@ abstract contract PoolEscrow is PoolDemandBook, IDissipativePoolHooks, Reentranc
         Escrow memory e = dev.escrow;
         if (e.forcedEpoch != 0) {
             // The money is left to `resolveDown`, but D falls now with R (D <= R): the lease no
-            // longer holds an Active device.
+            // longer holds an Active device. Only once: a device that proved itself Active again
+            // and leaves again while the same report pends was counted out already (a second
+            // decrement would corrupt D, or underflow and make Staking's exit revert).
+            if (dev.payout.leftActivePlusOne != 0) return;
             (, uint16 classId,) = staking.deviceSummary(deviceId);
             _dropLease(classId, l.end, current);
             // Block offsets fit in uint32 (see `PoolStorage`).

@@ -322,3 +322,33 @@ def test_lease_with_a_bad_permit_fails_with_the_token_error(chain, market, newco
     v, r, s = permit(chain, token, newcomer, pool.address, q - 1, deadline)
     with ape.reverts(pool.SlippageExceeded):
         pool.leaseWithPermit(market.devices[0], 2, q - 1, deadline, JOB, v, r, s, sender=newcomer)
+
+
+def test_second_exit_with_the_same_report_pending_counts_the_lease_out_once(
+        chain, market, alice, bob, operator):
+    """Left Active, proved itself Active again and left again, all while one down report
+    pends: D fell at the first exit only (the second used to decrement it again: with no other
+    lease it underflowed and Staking's exit reverted)."""
+    pool, token, staking = market.pool, market.token, market.staking
+    d0 = market.devices[0]
+    c = pocps.next_epoch(chain, market)
+    start = at(chain, market, c, 1)
+    tx = pool.lease(d0, 8, quote_next(pool, CLASS_ID, 8), FAR, JOB, sender=bob)
+    escrow = split_payment(opened(pool, tx).cost, BETA)[1]
+    pool.reportDown(lid(d0, 1), sender=bob)
+    tx = staking.declareMaintenance(d0, 1, sender=alice)  # maintenance in c + 1
+    left = tx_offset(market, tx)
+    assert pool.classState(CLASS_ID)[:2] == (0, N_DEVICES - 1)
+    pocps.goto_epoch(chain, market, c + 2)
+    pocps.prove(chain, market, d0, operator)  # back to Active
+    assert staking.activeCount(CLASS_ID) == N_DEVICES
+    tx = staking.declareMaintenance(d0, 1, sender=alice)  # leaves again, report still pending
+    assert pool.classState(CLASS_ID)[:2] == (0, N_DEVICES - 1)
+    # The report settles from the first exit's block (it failed: the forced epoch was skipped).
+    refund = unused_share(escrow, start, (c + 8) * EB, left)
+    bal = token.balanceOf(bob)
+    tx = pool.resolveDown(lid(d0, 1), sender=bob)
+    assert tx.return_value is False
+    assert token.balanceOf(bob) == bal + BOND + refund
+    assert pool.classState(CLASS_ID)[0] == 0
+    assert owed(pool, market.devices) == token.balanceOf(pool)
