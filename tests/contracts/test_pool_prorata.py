@@ -43,22 +43,15 @@ BOND = PRICING["downBond"]
 
 
 @pytest.fixture(scope="module")
-def market(project, chain, deployer, alice, bob, operator):
+def market(project, chain, deployer, alice, bob, operator, keeper):
     """4 Active devices of alice; bob is a funded client that approved the pool. No grace miss
-    (`graceEpochs = 0`): a missed forced challenge fails the report at once."""
+    (`graceEpochs = 0`): a missed forced challenge fails the report at once. (`keeper` is
+    created here, before the module's snapshot, so that no test rebases the isolation.)"""
     system = deploy_system(project, chain, deployer, graceEpochs=0)
     system.devices = activate_many(chain, system, alice, operator, N_DEVICES)
     system.token.transfer(bob, 1_000_000 * UNIT, sender=deployer)
     system.token.approve(system.pool, 10**30, sender=bob)
     return system
-
-
-@pytest.fixture(autouse=True)
-def _isolated(chain, market):
-    """Each test starts from the same chain state (its own snapshot)."""
-    snap = chain.snapshot()
-    yield
-    chain.restore(snap)
 
 
 def lid(device: int, nonce: int) -> int:
