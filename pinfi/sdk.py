@@ -623,9 +623,18 @@ class PinFi:
         """Exact cost (base units) of leasing one more device of ``class_id`` for ``epochs``.
 
         Read from the pool's ``quote`` view, never recomputed here, so it always agrees with what
-        ``lease`` charges (its billing rules included: today a lease covers ``[current,
-        current + epochs)`` and pays the current epoch in full, docs/protocol.md#pool-api)."""
+        ``lease`` charges in the latest block (its billing rules included: a lease covers
+        ``[current, current + epochs)`` and pays the current epoch pro rata by block,
+        docs/protocol.md#pro-rata; the quote falls block by block and jumps at an epoch's end)."""
         return int(self._call(self.pool.functions.quote(class_id, epochs)))
+
+    def _whole_epoch_cost(self, quote: int, epochs: int) -> int:
+        """Upper bound of ``epochs * perEpoch`` from a pro-rata ``quote`` read in the latest
+        block: ``ceil(quote * epochs*EB / (epochs*EB - elapsed))`` (docs/protocol.md#pro-rata)."""
+        eb = int(self._call(self.pool.functions.epochBlocks()))
+        elapsed = (self.head() - int(self._call(self.pool.functions.genesisBlock()))) % eb
+        span = epochs * eb
+        return -(-quote * span // (span - elapsed)) + eb  # + eb: what the floors lost
 
     def quote_extend(self, lease_id: int, epochs: int) -> int:
         return int(self._call(self.pool.functions.quoteExtend(lease_id, epochs)))
@@ -786,7 +795,9 @@ class PinFi:
               slippage_bps: int = DEFAULT_SLIPPAGE_BPS) -> Lease:
         """Lease ``device_id`` for ``epochs`` epochs from the current one.
 
-        ``max_cost`` defaults to the quote plus ``slippage_bps``; ``deadline`` (a block
+        ``max_cost`` defaults to the whole-epoch cost (what the quote is at an epoch's first
+        block) plus ``slippage_bps``: the lease pays pro rata, and one mined in the next epoch
+        (the quote jumps there, docs/protocol.md#pro-rata) still goes through; ``deadline`` (a block
         timestamp) to five minutes after the latest block; ``approve`` lets the SDK approve the
         pool for ``max_cost`` when the allowance is short: in the lease's own transaction with an
         EIP-2612 permit (``leaseWithPermit``) where the deployment's pool has it, otherwise with
@@ -800,7 +811,7 @@ class PinFi:
         if max_cost is None:
             class_id = self.device(device_id)["class_id"]
             try:
-                q = self.quote(class_id, epochs)
+                q = self._whole_epoch_cost(self.quote(class_id, epochs), epochs)
                 max_cost = q * (BPS + slippage_bps) // BPS
             except PinFiError as err:  # let the lease itself name the precise problem
                 quote_err, max_cost = err, 0

@@ -2,11 +2,12 @@
 
 The one deploy module: :func:`deploy_protocol` knows the wiring order (tests, the demo and the
 benchmarks deploy through it); :func:`deploy` is what ``ape run deploy`` (``scripts/deploy.py``,
-a thin wrapper around :data:`cli`) runs. It deploys PinToken, Staking, PoCPSVerifier and
-DissipativePool, grants the roles, registers the device classes of a parameters file (default
-``pinfi/params/classes.json``, read and checked by :mod:`pinfi.params`), checks the wiring and
-writes ``deployments/<chainId>.json`` (a :class:`pinfi.chain.Deployment`): addresses, deployment
-and genesis blocks, the deployer, the SHA-256 of each contract's ABI and the parameters used.
+a thin wrapper around :data:`cli`) runs. It deploys PinToken, Staking, PoCPSVerifier,
+PriceCurve and DissipativePool, grants the roles, registers the device classes of a parameters
+file (default ``pinfi/params/classes.json``, read and checked by :mod:`pinfi.params`), checks the
+wiring and writes ``deployments/<chainId>.json`` (a :class:`pinfi.chain.Deployment`): addresses
+(PriceCurve's too), deployment and genesis blocks, the deployer, the SHA-256 of each contract's
+ABI and the parameters used.
 
 Idempotent. When ``deployments/<chainId>.json`` exists and its contracts have code, the run only
 reads the chain: ABI hashes, wiring (verifier, the verifier's and Staking's pool, minter role),
@@ -50,7 +51,10 @@ DEFAULT_PARAMS = pp.PARAMS_PATH
 DEFAULT_OUT = Path("deployments")
 # Contract names of the attributes of :class:`Deployed`.
 NAMES = {"token": "PinToken", "staking": "Staking", "verifier": "PoCPSVerifier",
-         "pool": "DissipativePool", "registry": ch.REGISTRY_NAME}
+         "pool": "DissipativePool", "registry": ch.REGISTRY_NAME, "curve": "PriceCurve"}
+# The pool's stateless price curve (docs/protocol.md#price): deployed with the pool and listed
+# in the deployment record, but no part of the SDK's ABI set (the pool calls it, clients don't).
+CURVE_NAME = "PriceCurve"
 # Immutables of the deployed contracts: (NetworkParams attribute, contract attribute, getter).
 IMMUTABLES = (("epoch_blocks", "staking", "epochBlocks"),
               ("unbonding_blocks", "staking", "unbondingBlocks"),
@@ -63,7 +67,7 @@ IMMUTABLES = (("epoch_blocks", "staking", "epochBlocks"),
 # Addresses fixed by the constructors: (contract attribute, getter, expected contract).
 CONSTRUCTOR_WIRING = (("staking", "token", "token"), ("verifier", "staking", "staking"),
                       ("pool", "token", "token"), ("pool", "staking", "staking"),
-                      ("pool", "verifier", "verifier"))
+                      ("pool", "verifier", "verifier"), ("pool", "priceCurve", "curve"))
 # One-shot wiring the admin sets after deployment: (contract, getter, expected, setter).
 ONE_SHOT_WIRING = (("staking", "verifier", "verifier", "setVerifier"),
                    ("verifier", "pool", "pool", "setPool"),
@@ -91,6 +95,7 @@ class Deployed:
     pool: Any | None
     admin: Any
     registry: Any | None = None  # EndpointRegistry (gateway discovery, docs/delivery.md)
+    curve: Any | None = None  # PriceCurve, the pool's price function (docs/protocol.md#price)
 
     def addresses(self) -> dict[str, str]:
         out = {"PinToken": self.token.address, "Staking": self.staking.address,
@@ -99,6 +104,8 @@ class Deployed:
             out["DissipativePool"] = self.pool.address
         if self.registry is not None:
             out[ch.REGISTRY_NAME] = self.registry.address
+        if self.curve is not None:
+            out[CURVE_NAME] = self.curve.address
         return out
 
     @classmethod
@@ -106,11 +113,13 @@ class Deployed:
         """Ape instances of a recorded deployment."""
         pool = addresses.get("DissipativePool")
         registry = addresses.get(ch.REGISTRY_NAME)
+        curve = addresses.get(CURVE_NAME)
         return cls(project.PinToken.at(addresses["PinToken"]),
                    project.Staking.at(addresses["Staking"]),
                    project.PoCPSVerifier.at(addresses["PoCPSVerifier"]),
                    project.DissipativePool.at(pool) if pool else None, admin,
-                   project.EndpointRegistry.at(registry) if registry else None)
+                   project.EndpointRegistry.at(registry) if registry else None,
+                   project.PriceCurve.at(curve) if curve else None)
 
 
 def proof_params(cls: ClassParams | pp.ProofParams | Mapping[str, Any]) -> tuple[int, ...]:
@@ -155,13 +164,14 @@ def deploy_protocol(project: Any, chain: Any, admin: Any,
     verifier = project.PoCPSVerifier.deploy(staking, net.grace_epochs, admin, sender=admin)
     staking.setVerifier(verifier, sender=admin)
     token.grantRole(token.MINTER_ROLE(), staking, sender=admin)
-    pool = None
+    pool = curve = None
     if with_pool:
-        pool = project.DissipativePool.deploy(token, staking, verifier, admin, sender=admin)
+        curve = project.PriceCurve.deploy(sender=admin)
+        pool = project.DissipativePool.deploy(token, staking, verifier, curve, admin, sender=admin)
         verifier.setPool(pool, sender=admin)
         staking.setPool(pool, sender=admin)
     registry = deploy_registry(project, staking, admin)
-    deployed = Deployed(token, staking, verifier, pool, admin, registry)
+    deployed = Deployed(token, staking, verifier, pool, admin, registry, curve)
     for cls in typed:
         configure_class(deployed, cls)
     return deployed
@@ -305,6 +315,8 @@ def _wiring_fixes(d: Deployed) -> tuple[list[str], list[_Fix]]:
     diffs: list[str] = []
     fixes: list[_Fix] = []
     for owner, getter, target in CONSTRUCTOR_WIRING:
+        if getattr(d, target) is None:  # a record without the PriceCurve entry: nothing to compare
+            continue
         have, want = _addr(getattr(getattr(d, owner), getter)()), _addr(getattr(d, target))
         if have != want:
             conflicts.append(f"{NAMES[owner]}.{getter}() is {have}, expected {want}")

@@ -38,6 +38,32 @@ K16 = {**COMMON, "id": 3, "n": 1024, "leaf": 32, "k": 16, "c": 1}
 GOALS = {"lease": 100_000, "commit": 60_000, "open": 200_000}
 
 
+def permit_signature(token, owner, spender: str, value: int,
+                     deadline: int) -> tuple[int, bytes, bytes]:
+    """EIP-2612 permit `(v, r, s)` of test account `owner` (PinToken's domain, version "1")."""
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    typed = {
+        "types": {
+            "EIP712Domain": [{"name": "name", "type": "string"},
+                             {"name": "version", "type": "string"},
+                             {"name": "chainId", "type": "uint256"},
+                             {"name": "verifyingContract", "type": "address"}],
+            "Permit": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
+                       {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
+                       {"name": "deadline", "type": "uint256"}],
+        },
+        "primaryType": "Permit",
+        "domain": {"name": token.name(), "version": "1", "chainId": chain.chain_id,
+                   "verifyingContract": token.address},
+        "message": {"owner": owner.address, "spender": spender, "value": value,
+                    "nonce": token.nonces(owner.address), "deadline": deadline},
+    }
+    sig = Account.sign_message(encode_typed_data(full_message=typed), owner.private_key)
+    return sig.v, sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big")
+
+
 class Bench:
     def __init__(self, with_pool: bool) -> None:
         self.admin = accounts.test_accounts[0]
@@ -187,6 +213,18 @@ def cli() -> None:
         b.next_epoch()
         deadline = chain.pending_timestamp + 3600
         b.record("lease", pool.lease(dev8, 1, 2**255, deadline, b"\x02" * 32, sender=client))
+        # The same steady-state lease by a client that never approved the pool: one transaction
+        # with an EIP-2612 permit (`leaseWithPermit`); it adds the permit's signature check and
+        # nonce and allowance writes.
+        newcomer = accounts.test_accounts[5]
+        d.token.transfer(newcomer, 10**3 * UNIT, sender=admin)
+        b.next_epoch()
+        b.next_epoch()
+        deadline = chain.pending_timestamp + 3600
+        max_cost = 10**3 * UNIT
+        v, r, s = permit_signature(d.token, newcomer, pool.address, max_cost, deadline)
+        b.record("lease_permit", pool.leaseWithPermit(dev8, 1, max_cost, deadline, b"\x03" * 32,
+                                                      v, r, s, sender=newcomer))
 
     OUT.parent.mkdir(parents=True, exist_ok=True)
     gas = b.gas

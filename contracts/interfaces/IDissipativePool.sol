@@ -1,11 +1,44 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {UD60x18} from "@prb/math/src/UD60x18.sol";
+
 import {IStaking} from "./IStaking.sol";
 
 /// @title IDissipativePool
-/// @notice Errors and events of the dissipative pool (docs/protocol.md#pool-api).
+/// @notice Errors, events and the permit entry point of the dissipative pool
+///         (docs/protocol.md#pool-api).
 interface IDissipativePool {
+    // ---------------------------------------------------------------- functions
+
+    /// @notice `lease` in one transaction for a client that never approved the pool: first
+    ///         `token.permit(msg.sender, pool, maxCost, deadline, v, r, s)` (EIP-2612, signed by
+    ///         the caller), then the lease exactly as `lease(deviceId, epochs, maxCost, deadline,
+    ///         jobSpec)`; the cost is pro rata (`quote`), at most `maxCost`.
+    /// @dev A failing permit is ignored: if someone front-ran it (the signature is public once
+    ///      in the mempool) the allowance is already there and the lease goes through; otherwise
+    ///      the payment fails with the token's `ERC20InsufficientAllowance`. The permit grants
+    ///      `maxCost`; what the lease does not spend stays allowed to the pool.
+    /// @param deviceId Device to lease (Active, of a class with pricing, not leased now).
+    /// @param epochs Epochs to lease, in [1, maxLeaseEpochs], from the current one.
+    /// @param maxCost Most the caller pays, and the permit's value.
+    /// @param deadline Latest `block.timestamp` for the lease, and the permit's deadline.
+    /// @param jobSpec Opaque job description, only logged.
+    /// @param v Permit signature (EIP-2612) of the caller over (caller, pool, maxCost, nonce,
+    ///        deadline).
+    /// @param r Permit signature.
+    /// @param s Permit signature.
+    /// @return leaseId `(deviceId << 64) | nonce`.
+    function leaseWithPermit(
+        uint256 deviceId,
+        uint256 epochs,
+        uint256 maxCost,
+        uint256 deadline,
+        bytes32 jobSpec,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external returns (uint256 leaseId);
 
     // ---------------------------------------------------------------- errors
 
@@ -64,6 +97,16 @@ interface IDissipativePool {
     /// @notice Only `Staking` may report a device leaving the Active set.
     error NotStaking(address caller);
 
+    // PRBMath's guards, raised inside `PriceCurve.price` and bubbled up through the pool's calls
+    // (declared here so that the pool's ABI decodes them; same selectors as PRBMath's).
+
+    /// @notice PRBMath: `x * y / 1e18` overflows.
+    error PRBMath_MulDiv18_Overflow(uint256 x, uint256 y);
+    /// @notice PRBMath: `exp2` input too big.
+    error PRBMath_UD60x18_Exp2_InputTooBig(UD60x18 x);
+    /// @notice PRBMath: `log2` input below 1.
+    error PRBMath_UD60x18_Log_InputTooSmall(UD60x18 x);
+
     // ---------------------------------------------------------------- events
 
     /// @notice Pricing parameters of `classId` set (created or updated).
@@ -81,7 +124,8 @@ interface IDissipativePool {
     /// @param leaseId `(deviceId << 64) | nonce`.
     /// @param startEpoch First leased epoch (the epoch of the transaction).
     /// @param endEpoch First epoch not leased; also the lease's dispute epoch.
-    /// @param cost Tokens paid: `epochs * perEpoch`.
+    /// @param cost Tokens paid: the current epoch's remaining blocks pro rata plus the later
+    ///        whole epochs, `mulDiv(perEpoch, epochs * epochBlocks - elapsed, epochBlocks)`.
     /// @param burned `cost * betaBps / 10000`, burned at once; `cost - burned` is escrowed.
     /// @param jobSpec The client's opaque job description.
     event LeaseOpened(
@@ -110,7 +154,8 @@ interface IDissipativePool {
         uint256 indexed leaseId, uint256 indexed deviceId, address indexed client, uint256 epoch, uint256 refunded, uint256 fee
     );
     /// @notice The leased device left the Active set (jailed, maintenance, deregistered) in
-    ///         `epoch`: the lease ended then, the client got `refunded` (unused epochs, no fee).
+    ///         `epoch`: the lease ended then, the client got `refunded` (the unused blocks from
+    ///         this one on, no fee; 0 while a down report is pending, which settles it).
     event LeaseEndedByProvider(
         uint256 indexed leaseId, uint256 indexed deviceId, address indexed client, uint256 epoch, uint256 refunded
     );

@@ -1,8 +1,10 @@
 """Dissipative pool pricing: the contract's per-epoch price, lease cost and payment split.
 
 ``price(D, R) = pFloor + P0*R * (((D+1)/R)^(alpha+1) - (D/R)^(alpha+1)) / (alpha+1)`` per epoch
-(docs/protocol.md#price), computed with the PRBMath mirror exactly as the contract does;
-:func:`lease_cost_decimal` is the exact real-number reference of the same closed form.
+(docs/protocol.md#price), computed with the PRBMath mirror exactly as the contract does; a lease
+pays its first epoch pro rata by block (:func:`prorated_cost`, docs/protocol.md#pro-rata) and
+refunds are per block (:func:`unused_share`, docs/protocol.md#refunds);
+:func:`lease_cost_decimal` is the exact real-number reference of the whole-epoch closed form.
 """
 
 from __future__ import annotations
@@ -49,11 +51,48 @@ def per_epoch_price(p_floor: int, p0: int, alpha: int, d: int, r: int) -> int:
     return p_floor + mul_div(p0 * r, p_hi - p_lo, a1)
 
 
-def lease_cost(p_floor: int, p0: int, alpha: int, d: int, r: int, epochs: int) -> int:
-    """Bit-exact mirror of the contract's quote: ``epochs * per_epoch_price(...)``."""
+def prorated_cost(per_epoch: int, epochs: int, elapsed_blocks: int, epoch_blocks: int) -> int:
+    """Cost of ``epochs`` epochs bought ``elapsed_blocks`` into the current epoch.
+
+    The current epoch is charged for its remaining blocks only, the later epochs whole:
+    ``floor(per_epoch * (epochs * epoch_blocks - elapsed_blocks) / epoch_blocks)``, exactly the
+    contract's ``LeasePricing.prorated`` (docs/protocol.md#pro-rata), so that a client's quote
+    never charges a whole epoch for a lease that starts late in it.
+    """
     if epochs <= 0:
         raise ProtocolError("epochs must be positive")
-    return epochs * per_epoch_price(p_floor, p0, alpha, d, r)
+    if epoch_blocks <= 0 or not 0 <= elapsed_blocks < epoch_blocks:
+        raise ProtocolError("require epoch_blocks > 0 and 0 <= elapsed_blocks < epoch_blocks")
+    if per_epoch < 0:
+        raise ProtocolError("per_epoch must be non-negative")
+    return mul_div(per_epoch, epochs * epoch_blocks - elapsed_blocks, epoch_blocks)
+
+
+def lease_cost(p_floor: int, p0: int, alpha: int, d: int, r: int, epochs: int, *,
+               elapsed_blocks: int = 0, epoch_blocks: int = 1) -> int:
+    """Bit-exact mirror of the contract's ``quote`` (docs/protocol.md#pro-rata).
+
+    ``prorated_cost(per_epoch_price(...), epochs, elapsed_blocks, epoch_blocks)``, where
+    ``elapsed_blocks = (block - genesisBlock) % epochBlocks`` of the block that mines the lease.
+    The defaults (``elapsed_blocks=0``) give the whole-epoch cost ``epochs * per_epoch_price``,
+    the price at an epoch's first block.
+    """
+    if epochs <= 0:
+        raise ProtocolError("epochs must be positive")
+    per_epoch = per_epoch_price(p_floor, p0, alpha, d, r)
+    return prorated_cost(per_epoch, epochs, elapsed_blocks, epoch_blocks)
+
+
+def unused_share(locked: int, start_block: int, end_block: int, from_block: int) -> int:
+    """Refund of a lease's escrow for its blocks ``[from_block, end_block)``.
+
+    ``locked`` is spread evenly over ``[start_block, end_block)`` (block offsets since genesis,
+    ``end_block = end * epochBlocks``): ``floor(locked * (end_block - from_block) / (end_block -
+    start_block))``, the contract's ``LeasePricing.unusedShare`` (docs/protocol.md#refunds).
+    """
+    if not start_block <= from_block <= end_block or start_block >= end_block or locked < 0:
+        raise ProtocolError("require start_block <= from_block <= end_block, start < end")
+    return locked * (end_block - from_block) // (end_block - start_block)
 
 
 def lease_cost_decimal(p_floor: int, p0: int, alpha: int, d: int, r: int, epochs: int) -> Decimal:

@@ -17,10 +17,20 @@ from hypothesis import strategies as st
 
 from pinfi import protocol as proto
 from pinfi.params import PoolPricing
+from pinfi.protocol.pricing import unused_share
 from pinfi.types import DeviceState
 from tests.support import pocps
 from tests.support.constants import CLASS_ID, EPOCH_BLOCKS, NETWORK, PRICING, deploy_system
-from tests.support.pool import FAR, MAX_UINT96, activate_many, expiry_slot, owed
+from tests.support.pool import (
+    FAR,
+    MAX_UINT96,
+    activate_many,
+    expiry_slot,
+    next_offset,
+    owed,
+    quote_next,
+    tx_offset,
+)
 
 N_DEVICES = 4
 JOB = b"\x11" * 32
@@ -61,19 +71,37 @@ def goto(chain, env, e: int, offset: int = 1) -> None:
     pocps.goto_epoch(chain, env, e, offset)
 
 
+def epoch_start(chain, env) -> int:
+    """Mine until the next block is the first of the next epoch (a lease there pays whole
+    epochs: `elapsed = 0`, docs/protocol.md#pro-rata); returns that epoch."""
+    e = env.staking.currentEpoch() + 1
+    pocps.goto_epoch(chain, env, e, 0)
+    return e
+
+
+def elapsed(chain, env) -> int:
+    """Blocks into its epoch of the next block (where `quote_next` prices and a lease is mined)."""
+    return next_offset(chain, env) % EPOCH_BLOCKS
+
+
+def share(locked: int, start: int, end_epoch: int, from_block: int) -> int:
+    """`LeasePricing.unusedShare` of a lease from block offset `start` to epoch `end_epoch`."""
+    return unused_share(locked, start, end_epoch * EPOCH_BLOCKS, from_block)
+
+
 def set_alpha(env, alpha: int, **over) -> None:
     pricing = PoolPricing.from_json({**PRICING, "alpha": alpha, **over})
     env.pool.setClass(CLASS_ID, pricing.to_contract(), sender=env.admin)
 
 
 def lease(env, device: int, epochs: int, client, max_cost: int | None = None):
-    cost = env.pool.quote(CLASS_ID, epochs) if max_cost is None else max_cost
+    cost = quote_next(env.pool, CLASS_ID, epochs) if max_cost is None else max_cost
     return env.pool.lease(device, epochs, cost, FAR, JOB, sender=client)
 
 
 def lease_escrow(env, device: int, epochs: int, client) -> int:
     """Lease ``device`` for ``epochs`` at the quoted price; returns the part of it escrowed."""
-    cost = env.pool.quote(CLASS_ID, epochs)
+    cost = quote_next(env.pool, CLASS_ID, epochs)
     lease(env, device, epochs, client)
     return proto.split_payment(cost, BETA)[1]
 
@@ -92,10 +120,13 @@ def test_quote_matches_mirror(chain, env, bob):
         for alpha in alphas:
             set_alpha(env, alpha)
             for m in (1, 64):
-                q = pool.quote(CLASS_ID, m)
-                assert q == proto.lease_cost(pf, p0, alpha, d, N_DEVICES, m), (d, alpha, m)
+                q = quote_next(pool, CLASS_ID, m)
+                el = elapsed(chain, env)
+                assert q == proto.lease_cost(pf, p0, alpha, d, N_DEVICES, m, elapsed_blocks=el,
+                                             epoch_blocks=EPOCH_BLOCKS), (d, alpha, m, el)
+                whole = proto.lease_cost(pf, p0, alpha, d, N_DEVICES, m)
                 exact = proto.lease_cost_decimal(pf, p0, alpha, d, N_DEVICES, m)
-                assert abs(Decimal(q) - exact) <= exact * Decimal(10) ** -12
+                assert abs(Decimal(whole) - exact) <= exact * Decimal(10) ** -12
         lease(env, env.devices[d], 60, bob)
 
 
@@ -119,12 +150,16 @@ def test_quote_property_against_decimal(chain, env, bob, p_floor, p0, alpha, epo
         tol = 10 * epochs * (1 + p0 * r // 10**18)
         paid = 0
         for d in range(r):
-            quote = env.pool.quote(CLASS_ID, epochs)
-            assert quote == proto.lease_cost(p_floor, p0, alpha, d, r, epochs)
+            quote = quote_next(env.pool, CLASS_ID, epochs)
+            el = elapsed(chain, env)
+            assert quote == proto.lease_cost(p_floor, p0, alpha, d, r, epochs, elapsed_blocks=el,
+                                             epoch_blocks=EPOCH_BLOCKS)
+            whole = proto.lease_cost(p_floor, p0, alpha, d, r, epochs)
             exact = proto.lease_cost_decimal(p_floor, p0, alpha, d, r, epochs)
-            assert abs(Decimal(quote) - exact) <= tol
+            assert abs(Decimal(whole) - exact) <= tol
             tx = lease(env, env.devices[d], epochs, bob)
-            paid += tx.events.filter(env.pool.LeaseOpened)[0].cost
+            assert tx.events.filter(env.pool.LeaseOpened)[0].cost == quote
+            paid += whole  # the whole-epoch prices sum to the closed form
             assert demand(env.pool) == d + 1
         a1 = Decimal(alpha) / UNIT + 1
         # Closed form of D: 0 -> r in one go: r*pFloor + P0*R/(a+1) * ((r/R)^(a+1) - (0/R)^(a+1)).
@@ -137,17 +172,17 @@ def test_quote_property_against_decimal(chain, env, bob, p_floor, p0, alpha, epo
 
 def test_price_rises_with_utilization(chain, env, bob):
     pool = env.pool
-    pocps.next_epoch(chain, env)
+    epoch_start(chain, env)
     quotes = []
     for d in env.devices:
-        q = pool.quote(CLASS_ID, 2)
+        q = quote_next(pool, CLASS_ID, 2)
         quotes.append(q)
         tx = lease(env, d, 2, bob)
         assert tx.events.filter(pool.LeaseOpened)[0].cost == q
     assert quotes == sorted(quotes) and len(set(quotes)) == N_DEVICES
     assert quotes[0] == 2 * proto.per_epoch_price(*params(pool), 0, N_DEVICES)
     with ape.reverts(pool.NoFreeDevice):
-        pool.quote(CLASS_ID, 1)
+        quote_next(pool, CLASS_ID, 1)
     assert pool.utilization(CLASS_ID) == UNIT
 
 
@@ -157,8 +192,8 @@ def test_price_rises_with_utilization(chain, env, bob):
 def test_lease_moves_exact_amounts(chain, env, bob):
     pool, token = env.pool, env.token
     dev = env.devices[0]
-    c = pocps.next_epoch(chain, env)
-    q = pool.quote(CLASS_ID, 3)
+    c = epoch_start(chain, env)
+    q = quote_next(pool, CLASS_ID, 3)
     burn, escrow = proto.split_payment(q, BETA)
     bal, supply, held = token.balanceOf(bob), token.totalSupply(), token.balanceOf(pool)
     tx = pool.lease(dev, 3, q, FAR, JOB, sender=bob)
@@ -244,8 +279,8 @@ def test_sync_spans_many_words(chain, env, bob):
 def test_extend(chain, env, bob, carol):
     pool, token = env.pool, env.token
     d0, d1 = env.devices[:2]
-    c = pocps.next_epoch(chain, env)
-    cost0 = pool.quote(CLASS_ID, 2)
+    c = epoch_start(chain, env)
+    cost0 = quote_next(pool, CLASS_ID, 2)
     lease(env, d0, 2, bob)
     lease(env, d1, 5, carol)
     lease_id = lid(d0, 1)
@@ -287,7 +322,7 @@ def test_extend(chain, env, bob, carol):
 def test_terminate_refunds_and_burns_fee(chain, env, alice, bob, carol):
     pool, token = env.pool, env.token
     d0 = env.devices[0]
-    c = pocps.next_epoch(chain, env)
+    c = epoch_start(chain, env)
     escrow = lease_escrow(env, d0, 10, bob)
     goto(chain, env, c + 2)
     refund = escrow * (10 - 2 - 1) // 10
@@ -315,7 +350,7 @@ def test_terminate_refunds_and_burns_fee(chain, env, alice, bob, carol):
     goto(chain, env, c + 4)
     assert pool.claimable(d0) == escrow - refund
     # The device is free; a new lease's escrow stays locked, the old one stays claimable.
-    cost2 = pool.quote(CLASS_ID, 4)
+    cost2 = quote_next(pool, CLASS_ID, 4)
     lease(env, d0, 4, carol)
     assert pool.escrowOf(d0)[:4] == (
         proto.split_payment(cost2, BETA)[1],
@@ -333,7 +368,7 @@ def test_terminate_refunds_and_burns_fee(chain, env, alice, bob, carol):
 def test_claim_after_dispute_epoch_only(chain, env, alice, bob):
     pool, token = env.pool, env.token
     d0 = env.devices[0]
-    c = pocps.next_epoch(chain, env)
+    c = epoch_start(chain, env)
     escrow = lease_escrow(env, d0, 2, bob)
     with ape.reverts(pool.NotDeviceOwner):
         pool.claim(d0, sender=bob)
@@ -352,7 +387,7 @@ def test_claim_after_dispute_epoch_only(chain, env, alice, bob):
     assert pool.claimable(d0) == 0 and pool.escrowOf(d0)[2] == 0
     # Re-leasing the device in the dispute epoch of its last lease releases that lease's escrow:
     # no down report is pending (or the lease could not start), so nothing can claw it back.
-    cost = pool.quote(CLASS_ID, 1)
+    cost = quote_next(pool, CLASS_ID, 1)
     lease(env, d0, 1, bob)  # ends c + 4
     goto(chain, env, c + 4)
     assert pool.claimable(d0) == 0
@@ -366,7 +401,7 @@ def test_claim_after_dispute_epoch_only(chain, env, alice, bob):
 def test_report_down_failed_refunds_client(chain, env, alice, bob, keeper):
     pool, token, verifier = env.pool, env.token, env.verifier
     d0 = env.devices[0]
-    c = pocps.next_epoch(chain, env)
+    c = epoch_start(chain, env)
     escrow = lease_escrow(env, d0, 6, bob)
     lease_id = lid(d0, 1)
     with ape.reverts(pool.NotClient):
@@ -418,8 +453,8 @@ def test_report_down_failed_refunds_client(chain, env, alice, bob, keeper):
 def test_report_down_passed_pays_owner(chain, env, alice, bob, operator):
     pool, token, verifier = env.pool, env.token, env.verifier
     d0 = env.devices[0]
-    c = pocps.next_epoch(chain, env)
-    cost = pool.quote(CLASS_ID, 6)
+    c = epoch_start(chain, env)
+    cost = quote_next(pool, CLASS_ID, 6)
     lease(env, d0, 6, bob)
     lease_id = lid(d0, 1)
     pool.reportDown(lease_id, sender=bob)
@@ -485,12 +520,12 @@ def ended_event(tx, pool):
 
 
 def test_jailed_device_lease_ends_and_frees_demand(chain, env, alice, bob, carol, keeper):
-    """A leased device jailed by a real miss: D falls with R, the client gets its unused epochs
+    """A leased device jailed by a real miss: D falls with R, the client gets its unused blocks
     back (no fee), and the last free device can be leased (it reverted NoFreeDevice before)."""
     pool, token, staking, verifier = env.pool, env.token, env.staking, env.verifier
     d0, d1, d2, d3 = env.devices
     c = pocps.next_epoch(chain, env)
-    cost = pool.quote(CLASS_ID, 60)
+    cost = quote_next(pool, CLASS_ID, 60)
     lease(env, d0, 60, bob)
     lease(env, d1, 5, carol)
     lease(env, d2, 7, carol)
@@ -501,9 +536,13 @@ def test_jailed_device_lease_ends_and_frees_demand(chain, env, alice, bob, carol
     j = e + 1  # the jailing epoch
     assert demand(pool) == sum(1 for end in (c + 60, c + 5, c + 7) if end > j)
     d_before = demand(pool)
-    refund = escrow * (c + 60 - j - 1) // 60
+    # Leased in the epoch's second block; refunded from the block it is jailed in on.
+    left = next_offset(chain, env)
+    refund = share(escrow, c * EPOCH_BLOCKS + 1, c + 60, left)
+    assert refund > escrow * (c + 60 - j - 1) // 60  # more than the whole later epochs
     bal, held, supply = token.balanceOf(bob), token.balanceOf(pool), token.totalSupply()
     tx = verifier.reportMissed(d0, e, sender=keeper)
+    assert tx_offset(env, tx) == left
     assert staking.deviceSummary(d0)[2] == DeviceState.JAILED
     ev = ended_event(tx, pool)
     assert (ev.leaseId, ev.deviceId, ev.client, ev.epoch, ev.refunded) == (
@@ -528,7 +567,7 @@ def test_jailed_device_lease_ends_and_frees_demand(chain, env, alice, bob, carol
     lease(env, d3, 1, carol)
     assert pool.classState(CLASS_ID)[:2] == (3, 3)
     with ape.reverts(pool.NoFreeDevice):
-        pool.quote(CLASS_ID, 1)
+        quote_next(pool, CLASS_ID, 1)
     # The epochs up to the jailing epoch are the provider's, released after its dispute epoch.
     goto(chain, env, j + 2)
     assert pool.claim(d0, sender=alice).return_value == escrow - refund
@@ -539,15 +578,17 @@ def test_maintenance_ends_lease(chain, env, alice, bob):
     pool, token, staking = env.pool, env.token, env.staking
     d0, d1 = env.devices[:2]
     c = pocps.next_epoch(chain, env)
-    cost = pool.quote(CLASS_ID, 10)
+    cost = quote_next(pool, CLASS_ID, 10)
     lease(env, d0, 10, bob)
-    escrow1 = proto.split_payment(pool.quote(CLASS_ID, 10), BETA)[1]
+    escrow1 = proto.split_payment(quote_next(pool, CLASS_ID, 10), BETA)[1]
     lease(env, d1, 10, bob)
     escrow = proto.split_payment(cost, BETA)[1]
     goto(chain, env, c + 3)
-    refund = escrow * (10 - 3 - 1) // 10
+    left = next_offset(chain, env)
+    refund = share(escrow, c * EPOCH_BLOCKS + 1, c + 10, left)  # from the current block on
     bal, held = token.balanceOf(bob), token.balanceOf(pool)
     tx = staking.declareMaintenance(d0, 2, sender=alice)
+    assert tx_offset(env, tx) == left
     ev = ended_event(tx, pool)
     got = (ev.leaseId, ev.client, ev.epoch, ev.refunded)
     assert got == (lid(d0, 1), bob.address, c + 3, refund)
@@ -567,24 +608,29 @@ def test_deregister_ends_lease(chain, env, alice, bob, carol):
     pool, token, staking = env.pool, env.token, env.staking
     d0, d1, d2 = env.devices[:3]
     c = pocps.next_epoch(chain, env)
-    cost = pool.quote(CLASS_ID, 4)
+    cost = quote_next(pool, CLASS_ID, 4)
     lease(env, d0, 4, bob)
-    lease(env, d1, 8, carol)
+    cost1 = lease(env, d1, 8, carol).events.filter(pool.LeaseOpened)[0].cost
     escrow = proto.split_payment(cost, BETA)[1]
     goto(chain, env, c + 1)
-    refund = escrow * (4 - 1 - 1) // 4
+    left = next_offset(chain, env)
+    refund = share(escrow, c * EPOCH_BLOCKS + 1, c + 4, left)
     bal = token.balanceOf(bob)
     tx = staking.deregister(d0, sender=alice)
+    assert tx_offset(env, tx) == left
     ev = ended_event(tx, pool)
     assert (ev.deviceId, ev.epoch, ev.refunded) == (d0, c + 1, refund)
     assert token.balanceOf(bob) == bal + refund
     assert pool.classState(CLASS_ID) == (1, N_DEVICES - 1, c + 1)
     assert pool.expiryCount(CLASS_ID, c + 4) == 0 and pool.expiryCount(CLASS_ID, c + 8) == 1
-    # Lease in its last epoch: nothing unused to refund, D still falls now.
+    # Lease in its last epoch: the rest of that epoch is refunded, D falls now.
     goto(chain, env, c + 7)
+    left = next_offset(chain, env)
+    refund1 = share(proto.split_payment(cost1, BETA)[1], c * EPOCH_BLOCKS + 2, c + 8, left)
+    assert refund1 > 0
     tx = staking.deregister(d1, sender=alice)
     ev = ended_event(tx, pool)
-    assert (ev.client, ev.epoch, ev.refunded) == (carol.address, c + 7, 0)
+    assert (ev.client, ev.epoch, ev.refunded) == (carol.address, c + 7, refund1)
     assert pool.classState(CLASS_ID) == (0, N_DEVICES - 2, c + 7)
     # An Active device never leased: no event.
     assert ended_event(staking.deregister(d2, sender=alice), pool) is None
@@ -593,19 +639,21 @@ def test_deregister_ends_lease(chain, env, alice, bob, carol):
 
 def test_pending_down_report_is_left_to_resolve_down(chain, env, alice, bob):
     """A device leaving Active with a down report pending: D falls at once with R (D <= R);
-    the money is left to `resolveDown` (refund from forcedEpoch on, bond back)."""
+    the money is left to `resolveDown` (refund from the block it left, here before the forced
+    epoch, and the bond back)."""
     pool, token, staking = env.pool, env.token, env.staking
     d0 = env.devices[0]
     c = pocps.next_epoch(chain, env)
     escrow = lease_escrow(env, d0, 6, bob)
     pool.reportDown(lid(d0, 1), sender=bob)
     tx = staking.declareMaintenance(d0, 3, sender=alice)
+    left = tx_offset(env, tx)
     assert ended_event(tx, pool).refunded == 0  # the money waits for resolveDown
     assert pool.classState(CLASS_ID)[:2] == (0, N_DEVICES - 1)  # D fell with R
     goto(chain, env, c + 2)
     bal = token.balanceOf(bob)
     tx = pool.resolveDown(lid(d0, 1), sender=bob)
-    refund = escrow * (6 - 1) // 6
+    refund = share(escrow, c * EPOCH_BLOCKS + 1, c + 6, left)
     assert tx.return_value is False
     assert token.balanceOf(bob) == bal + BOND + refund
     assert pool.classState(CLASS_ID)[:2] == (0, N_DEVICES - 1)  # not counted out twice
@@ -645,21 +693,21 @@ def test_lease_errors(chain, project, env, bob, alice, operator):
     pool = env.pool
     d0 = env.devices[0]
     pocps.next_epoch(chain, env)
-    q = pool.quote(CLASS_ID, 2)
+    q = quote_next(pool, CLASS_ID, 2)
     with ape.reverts(pool.DeadlineExpired):
         pool.lease(d0, 2, q, 1, JOB, sender=bob)
     with ape.reverts(pool.ZeroEpochs):
         pool.lease(d0, 0, q, FAR, JOB, sender=bob)
     with ape.reverts(pool.ZeroEpochs):
-        pool.quote(CLASS_ID, 0)
+        quote_next(pool, CLASS_ID, 0)
     with ape.reverts(pool.TooManyEpochs):
         pool.lease(d0, PRICING["maxLeaseEpochs"] + 1, 10**30, FAR, JOB, sender=bob)
     with ape.reverts(pool.TooManyEpochs):
-        pool.quote(CLASS_ID, PRICING["maxLeaseEpochs"] + 1)
+        quote_next(pool, CLASS_ID, PRICING["maxLeaseEpochs"] + 1)
     with ape.reverts(pool.SlippageExceeded):
-        pool.lease(d0, 2, q - 1, FAR, JOB, sender=bob)
+        pool.lease(d0, 2, quote_next(pool, CLASS_ID, 2) - 1, FAR, JOB, sender=bob)
     with ape.reverts(pool.UnknownClass):
-        pool.quote(CLASS_ID + 1, 1)
+        quote_next(pool, CLASS_ID + 1, 1)
     pending = pocps.register(env, alice, operator)
     with ape.reverts(pool.DeviceNotActive):
         pool.lease(pending, 1, 10**30, FAR, JOB, sender=bob)
@@ -672,7 +720,7 @@ def test_lease_errors(chain, project, env, bob, alice, operator):
     # A class in the pool but not in Staking has no supply.
     env.pool.setClass(CLASS_ID + 1, (1, 1, UNIT, 0, 1, 0, 1), sender=env.admin)
     with ape.reverts(pool.NoFreeDevice):
-        pool.quote(CLASS_ID + 1, 1)
+        quote_next(pool, CLASS_ID + 1, 1)
     # Amounts above uint96 (beyond any token supply) are refused before any transfer.
     set_alpha(env, UNIT, pFloor=MAX_UINT96)
     with ape.reverts(pool.AmountTooLarge):
@@ -739,11 +787,17 @@ def test_governance_bounds(project, chain, env, bob, deployer):
     # Constructor checks.
     with ape.reverts(pool.ZeroAddress):
         project.DissipativePool.deploy(
-            env.token, env.staking, ape.utils.ZERO_ADDRESS, deployer, sender=deployer
+            env.token, env.staking, ape.utils.ZERO_ADDRESS, env.curve, deployer, sender=deployer
+        )
+    with ape.reverts(pool.ZeroAddress):
+        project.DissipativePool.deploy(
+            env.token, env.staking, env.verifier, ape.utils.ZERO_ADDRESS, deployer, sender=deployer
         )
     big = project.PinToken.deploy(2**96, 0, deployer, deployer, sender=deployer)
     with ape.reverts(pool.TokenCapTooLarge):
-        project.DissipativePool.deploy(big, env.staking, env.verifier, deployer, sender=deployer)
+        project.DissipativePool.deploy(
+            big, env.staking, env.verifier, env.curve, deployer, sender=deployer
+        )
     # A clock that has not started yet.
     n = NETWORK
     staking = project.Staking.deploy(
@@ -759,7 +813,7 @@ def test_governance_bounds(project, chain, env, bob, deployer):
         sender=deployer,
     )
     later = project.DissipativePool.deploy(
-        env.token, staking, env.verifier, deployer, sender=deployer
+        env.token, staking, env.verifier, env.curve, deployer, sender=deployer
     )
     assert later.genesisBlock() == chain.blocks.head.number + 998
     with ape.reverts(later.BeforeGenesis):
@@ -787,8 +841,9 @@ def test_random_walk_conservation(chain, env, alice, bob, carol):
         model_d = sum(1 for d in env.devices if ends[d] > e)
         assert demand(pool) == model_d
         if model_d < N_DEVICES:
-            assert pool.quote(CLASS_ID, 3) == proto.lease_cost(
-                PRICING["pFloor"], PRICING["p0"], PRICING["alpha"], model_d, N_DEVICES, 3
+            assert quote_next(pool, CLASS_ID, 3) == proto.lease_cost(
+                PRICING["pFloor"], PRICING["p0"], PRICING["alpha"], model_d, N_DEVICES, 3,
+                elapsed_blocks=elapsed(chain, env), epoch_blocks=EPOCH_BLOCKS,
             )
         op = rng.random()
         dev = rng.choice(env.devices)

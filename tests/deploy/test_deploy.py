@@ -65,13 +65,16 @@ def test_fresh_deployment_writes_a_complete_file(project, chain, deployer, param
     assert outcome.deployed and outcome.path == path and path.is_file()
     rec = json.loads(path.read_text())
     assert rec["chainId"] == chain.chain_id
-    assert set(rec["contracts"]) == {*dep.CONTRACTS, ch.REGISTRY_NAME}
+    assert set(rec["contracts"]) == {*dep.CONTRACTS, ch.REGISTRY_NAME, dep.CURVE_NAME}
     assert rec["deployer"] == deployer.address
     assert 0 < rec["deploymentBlock"] <= rec["genesisBlock"] <= chain.blocks.head.number
     assert rec["params"] == dep.record_params(params)
     for name, address in rec["contracts"].items():
         assert len(chain.provider.get_code(address)) > 0, name
-        # the SDK's shipped ABIs hash to the recorded values
+    # the SDK's shipped ABIs hash to the recorded values (PriceCurve, called by the pool only,
+    # ships none)
+    assert set(rec["abiHashes"]) == {*dep.CONTRACTS, ch.REGISTRY_NAME}
+    for name in rec["abiHashes"]:
         assert rec["abiHashes"][name] == abi_hash(ch.load_abi(name))
     c = rec["contracts"]
     staking = project.Staking.at(c["Staking"])
@@ -98,7 +101,8 @@ def test_second_run_changes_nothing(project, chain, deployer, params, fresh):
     assert deployer.nonce == nonce and chain.blocks.head.number == head  # no transaction
     assert path.read_bytes() == before and path.stat().st_mtime_ns == mtime
     assert lines[-1] == "verified, nothing to do"
-    assert sum("verified" in line for line in lines) == len(dep.CONTRACTS) + 2
+    # The contracts, the registry, the pool's PriceCurve and the closing line.
+    assert sum("verified" in line for line in lines) == len(dep.CONTRACTS) + 3
 
 
 def test_changed_or_new_class_configures_only_that(project, chain, deployer, params, fresh):

@@ -57,3 +57,55 @@ def owed(pool, device_ids) -> int:
 
 def epoch(system: System) -> int:
     return system.pool.currentEpoch()
+
+
+# ---------------------------------------------------------------------- pro rata (blocks)
+
+
+def next_offset(chain, system: System) -> int:
+    """Block offset since genesis of the next block: the one the next transaction is mined in
+    (automine) and a `pending` call runs in (a plain call runs in the head block)."""
+    return chain.blocks.head.number + 1 - system.staking.genesisBlock()
+
+
+def quote_next(pool, class_id: int, epochs: int) -> int:
+    """`quote` in the block the next transaction is mined in: the exact cost of a lease sent
+    now (a `latest` call prices the head block, one block earlier, docs/protocol.md#pro-rata)."""
+    return pool.quote(class_id, epochs, block_id="pending")
+
+
+def tx_offset(system: System, tx) -> int:
+    """Block offset since genesis of the block that mined `tx`."""
+    return tx.block_number - system.staking.genesisBlock()
+
+
+def permit(chain, token, owner, spender: str, value: int,
+           deadline: int) -> tuple[int, bytes, bytes]:
+    """EIP-2612 permit signature `(v, r, s)` of test account `owner` for `spender`."""
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    typed = {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "Permit": [
+                {"name": "owner", "type": "address"},
+                {"name": "spender", "type": "address"},
+                {"name": "value", "type": "uint256"},
+                {"name": "nonce", "type": "uint256"},
+                {"name": "deadline", "type": "uint256"},
+            ],
+        },
+        "primaryType": "Permit",
+        "domain": {"name": token.name(), "version": "1", "chainId": chain.chain_id,
+                   "verifyingContract": token.address},
+        "message": {"owner": owner.address, "spender": spender, "value": value,
+                    "nonce": token.nonces(owner.address), "deadline": deadline},
+    }
+    sig = Account.sign_message(encode_typed_data(full_message=typed), owner.private_key)
+    return sig.v, sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big")

@@ -5,6 +5,7 @@ import {PinToken} from "../../../contracts/PinToken.sol";
 import {Staking} from "../../../contracts/Staking.sol";
 import {PoCPSVerifier} from "../../../contracts/PoCPSVerifier.sol";
 import {DissipativePool} from "../../../contracts/DissipativePool.sol";
+import {PriceCurve} from "../../../contracts/PriceCurve.sol";
 import {IStaking} from "../../../contracts/interfaces/IStaking.sol";
 import {IPoCPSVerifier} from "../../../contracts/interfaces/IPoCPSVerifier.sol";
 import {IDissipativePool} from "../../../contracts/interfaces/IDissipativePool.sol";
@@ -172,7 +173,7 @@ contract World {
         verifier = new PoCPSVerifier(staking, GRACE_EPOCHS, address(this));
         staking.setVerifier(address(verifier));
         token.grantRole(token.MINTER_ROLE(), address(staking));
-        pool = new DissipativePool(token, staking, verifier, address(this));
+        pool = new DissipativePool(token, staking, verifier, new PriceCurve(), address(this));
         verifier.setPool(address(pool));
         staking.setPool(address(pool));
         staking.setClass(CLASS_ID, Staking.StakeParams({minBond: MIN_BOND, weight: WEIGHT, maxBounty: MAX_BOUNTY}));
