@@ -250,14 +250,23 @@ contract DissipativePool is AccessControl, PoolEscrow {
     ///         next epoch fails with `SlippageExceeded` instead of overpaying.
     function quote(uint16 classId, uint256 epochs) external view returns (uint256 cost) {
         if (epochs == 0) revert ZeroEpochs();
+        uint256 perEpoch = pricePerEpoch(classId);
+        uint256 maxEpochs = _classes[classId].maxLeaseEpochs;
+        if (epochs > maxEpochs) revert TooManyEpochs(epochs, maxEpochs);
+        (uint256 b,) = _clock();
+        return LeasePricing.prorated(perEpoch, epochs, b % epochBlocks, epochBlocks);
+    }
+
+    /// @notice Price of one whole device-epoch of one more device of `classId` in this block,
+    ///         `P(D, R)` (docs/protocol.md#price): what a lease pays for each epoch after the
+    ///         current one; `quote(classId, m)` is this price pro rata over the lease's blocks.
+    function pricePerEpoch(uint16 classId) public view returns (uint256) {
         Class memory k = _classes[classId];
         if (k.maxLeaseEpochs == 0) revert UnknownClass(classId);
-        if (epochs > k.maxLeaseEpochs) revert TooManyEpochs(epochs, k.maxLeaseEpochs);
-        (uint256 b, uint256 current) = _clock();
-        uint256 demand = _demandAt(classId, k, current);
+        uint256 demand = _demandAt(classId, k, _currentEpoch());
         uint256 supply = staking.activeCount(classId);
         if (demand >= supply) revert NoFreeDevice(classId, demand, supply);
-        return LeasePricing.prorated(_price(k, demand, supply), epochs, b % epochBlocks, epochBlocks);
+        return _price(k, demand, supply);
     }
 
     /// @notice Exact cost of extending live lease `leaseId` by `epochs` whole epochs now (no

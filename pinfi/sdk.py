@@ -40,6 +40,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD as _DISCARD
+from web3.types import BlockIdentifier
 
 from pinfi import chain as ch
 from pinfi.chain import abi_hash
@@ -539,9 +540,9 @@ class PinFi:
             raise NoAccount("this client has no account (PinFi.connect(..., account=...))")
         return str(self.account.address)
 
-    def _call(self, fn: ContractFunction) -> Any:
+    def _call(self, fn: ContractFunction, block: BlockIdentifier = "latest") -> Any:
         try:
-            return ch.call(fn)
+            return ch.call(fn, block)
         except Exception as exc:
             raise map_error(exc) from None
 
@@ -619,22 +620,21 @@ class PinFi:
                 out.append(device_id)
         return out
 
-    def quote(self, class_id: int, epochs: int) -> int:
-        """Exact cost (base units) of leasing one more device of ``class_id`` for ``epochs``.
+    def quote(self, class_id: int, epochs: int, block: BlockIdentifier = "latest") -> int:
+        """Exact cost (base units) of leasing one more device of ``class_id`` for ``epochs``,
+        as a lease mined in ``block`` would pay it (``"pending"``: the next block).
 
         Read from the pool's ``quote`` view, never recomputed here, so it always agrees with what
-        ``lease`` charges in the latest block (its billing rules included: a lease covers
-        ``[current, current + epochs)`` and pays the current epoch pro rata by block,
-        docs/protocol.md#pro-rata; the quote falls block by block and jumps at an epoch's end)."""
-        return int(self._call(self.pool.functions.quote(class_id, epochs)))
+        ``lease`` charges (its billing rules included: a lease covers ``[current, current +
+        epochs)`` and pays the current epoch pro rata by block, docs/protocol.md#pro-rata; the
+        quote falls block by block within an epoch and jumps at its end)."""
+        return int(self._call(self.pool.functions.quote(class_id, epochs), block))
 
-    def _whole_epoch_cost(self, quote: int, epochs: int) -> int:
-        """Upper bound of ``epochs * perEpoch`` from a pro-rata ``quote`` read in the latest
-        block: ``ceil(quote * epochs*EB / (epochs*EB - elapsed))`` (docs/protocol.md#pro-rata)."""
-        eb = int(self._call(self.pool.functions.epochBlocks()))
-        elapsed = (self.head() - int(self._call(self.pool.functions.genesisBlock()))) % eb
-        span = epochs * eb
-        return -(-quote * span // (span - elapsed)) + eb  # + eb: what the floors lost
+    def price_per_epoch(self, class_id: int, block: BlockIdentifier = "latest") -> int:
+        """Price of one whole device-epoch of ``class_id`` (the pool's ``pricePerEpoch``): what
+        a lease pays for each epoch after the current one, and the most one epoch of a lease
+        costs at today's demand (docs/protocol.md#pro-rata)."""
+        return int(self._call(self.pool.functions.pricePerEpoch(class_id), block))
 
     def quote_extend(self, lease_id: int, epochs: int) -> int:
         return int(self._call(self.pool.functions.quoteExtend(lease_id, epochs)))
@@ -811,7 +811,9 @@ class PinFi:
         if max_cost is None:
             class_id = self.device(device_id)["class_id"]
             try:
-                q = self._whole_epoch_cost(self.quote(class_id, epochs), epochs)
+                # The whole-epoch cost: what the quote jumps to if the lease is mined in the
+                # next epoch (the pro-rata quote is lower anywhere else in an epoch).
+                q = epochs * self.price_per_epoch(class_id)
                 max_cost = q * (BPS + slippage_bps) // BPS
             except PinFiError as err:  # let the lease itself name the precise problem
                 quote_err, max_cost = err, 0

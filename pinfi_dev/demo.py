@@ -457,7 +457,7 @@ def _row(d: Any, cls: ClassParams, epoch: int, genesis: int) -> EpochRow:
     leases = list(d.pool.LeaseOpened.range(first, last + 1))
     slashes = list(d.staking.DeviceSlashed.range(first, last + 1))
     burned = sum(x.burned for x in leases) + sum(x.burned for x in slashes)
-    quote = None if demand >= supply else int(d.pool.quote(CLASS_ID, 1, block_id=last))
+    quote = None if demand >= supply else int(d.pool.pricePerEpoch(CLASS_ID, block_id=last))
     rewards = (int(d.staking.emittedUntil(last)) - int(d.staking.emittedUntil(first - 1))
                if supply else 0)
     util = demand / supply if supply else 0.0

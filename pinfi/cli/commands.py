@@ -103,7 +103,7 @@ def classes(args: argparse.Namespace) -> int:
     for c in pf.classes():
         free = pf.free_devices(c.id)
         try:
-            price: int | None = pf.quote(c.id, 1)
+            price: int | None = pf.price_per_epoch(c.id)
         except PinFiError:
             price = None  # sold out (or the pool cannot quote)
         devices = []
@@ -139,9 +139,13 @@ def quote(args: argparse.Namespace) -> int:
     pf = connect(args, account=False)
     epochs = _positive(args.epochs, "--epochs")
     cid = args.class_id if args.device is None else _known_device(pf, args.device)["class_id"]
-    cost = pf.quote(cid, epochs)
-    _out(args, {"class_id": cid, "epochs": epochs, "cost_wei": cost},
-         f"class {cid}, {epochs} epoch(s): {format_pin(cost)}")
+    cost = pf.quote(cid, epochs, "pending")
+    per_epoch = pf.price_per_epoch(cid)
+    _out(args, {"class_id": cid, "epochs": epochs, "cost_wei": cost,
+                "price_per_epoch_wei": per_epoch},
+         f"class {cid}, {epochs} epoch(s): {format_pin(cost)} if mined in the next block "
+         f"({format_pin(per_epoch)} per whole epoch; the current epoch is billed pro rata "
+         "by block)")
     return 0
 
 

@@ -257,7 +257,8 @@ def classes(db: Database) -> list[dict[str, Any]]:
     out = []
     for r in db.query("SELECT * FROM class_views ORDER BY class_id"):
         cid = int(r["class_id"])
-        out.append({"class_id": cid, "epoch": int(r["epoch"]), "supply": r["supply"],
+        out.append({"class_id": cid, "epoch": int(r["epoch"]), "block": int(r["block_number"]),
+                    "supply": r["supply"],
                     "demand": r["demand"], "utilization": int(r["utilization"]) / UNIT,
                     "utilization_wad": r["utilization"], "price": r["price"],
                     "quote": r["quote"], "quote_epochs": int(r["quote_epochs"]),

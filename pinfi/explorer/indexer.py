@@ -231,16 +231,15 @@ class Indexer:
         demand, supply, _ = ch.call(pool.functions.classState(cid), block)
         util = int(ch.call(pool.functions.utilization(cid), block))
         price: str | None
-        try:
-            price = str(ch.call(pool.functions.quote(cid, 1), block))
+        try:  # one whole device-epoch (the quote bills the current epoch pro rata)
+            price = str(ch.call(pool.functions.pricePerEpoch(cid), block))
         except ch.ChainError:
             price = None  # sold out
-        quote: str | None = price
-        if quote_epochs != 1:
-            try:
-                quote = str(ch.call(pool.functions.quote(cid, quote_epochs), block))
-            except ch.ChainError:
-                quote = None
+        quote: str | None
+        try:
+            quote = str(ch.call(pool.functions.quote(cid, quote_epochs), block))
+        except ch.ChainError:
+            quote = None
         return {"demand": str(demand), "supply": str(supply), "utilization": str(util),
                 "price": price, "quote": quote}
 

@@ -17,6 +17,7 @@ from provider_agent import state as st
 from provider_agent.daemon import Daemon
 from tests.support import agent as ah
 from tests.support.constants import MIN_BOND, TEST_CLASS
+from tests.support.pool import whole_cost
 
 PENDING, ACTIVE, JAILED, EXITING, WITHDRAWN = (DeviceState.PENDING, DeviceState.ACTIVE,
                                                DeviceState.JAILED, DeviceState.EXITING,
@@ -221,7 +222,7 @@ def test_lease_job_served_and_metrics(chain, system, deployer, alice, bob, tmp_p
     _drive(chain, daemon, lambda: system.staking.getDevice(dev).state == ACTIVE)
 
     pool = system.pool
-    cost = pool.quote(1, 2)
+    cost = whole_cost(pool, 1, 2)
     system.token.transfer(bob, cost, sender=deployer)
     system.token.approve(pool, cost, sender=bob)
     spec = b"\x42" * 32

@@ -29,6 +29,7 @@ from provider_agent.config import ConfigError
 from provider_agent.leases import LeaseServer, _alive
 from tests.agent.harness import FAULT_CLASS, TIMEOUT, Stage
 from tests.support import agent as ah
+from tests.support.pool import whole_cost
 
 FAR = 2**63
 
@@ -45,7 +46,7 @@ def _lease_all(stage: Stage, client, devices: list[int], epochs: int = 1) -> Non
     """``client`` leases each device for ``epochs`` epochs (starting next epoch)."""
     pool, token = stage.system.pool, stage.system.token
     for dev in devices:
-        cost = pool.quote(FAULT_CLASS["id"], epochs)
+        cost = whole_cost(pool, FAULT_CLASS["id"], epochs)
         token.transfer(client, cost, sender=stage.deployer)
         token.approve(pool, cost, sender=client)
         pool.lease(dev, epochs, cost, FAR, b"\x07" * 32, sender=client)

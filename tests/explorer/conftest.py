@@ -11,7 +11,7 @@ import pytest
 from pinfi import chain as ch
 from tests.support import pocps
 from tests.support.constants import CLASS_ID, System
-from tests.support.pool import FAR, activate_many
+from tests.support.pool import FAR, activate_many, whole_cost
 
 UNIT = 10**18
 JOB = b"\x22" * 32
@@ -29,7 +29,7 @@ class Scenario:
 
 
 def lease(system: System, device: int, epochs: int, client):
-    cost = system.pool.quote(CLASS_ID, epochs)
+    cost = whole_cost(system.pool, CLASS_ID, epochs)
     return system.pool.lease(device, epochs, cost, FAR, JOB, sender=client)
 
 

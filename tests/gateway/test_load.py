@@ -21,6 +21,7 @@ from pinfi.delivery.manifest import Manifest
 from pinfi.types import DeviceState
 from tests.agent.harness import FAULT_CLASS, TIMEOUT, Stage
 from tests.support import agent as ah
+from tests.support.pool import whole_cost
 
 ROOT = Path(__file__).resolve().parents[2]
 FAR = 2**63
@@ -47,7 +48,7 @@ def test_gateway_load_never_delays_a_proof(project, chain, deployer, alice, bob,
                     TIMEOUT, 0.2, "devices Active")
         client = accounts[6]
         pool, token = stage.system.pool, stage.system.token
-        cost = pool.quote(FAULT_CLASS["id"], 3)
+        cost = whole_cost(pool, FAULT_CLASS["id"], 3)
         token.transfer(client, cost * 2, sender=deployer)
         token.approve(pool, cost * 2, sender=client)
         m = Manifest.build("process", ["sleep", "3600"])

@@ -135,6 +135,26 @@ def test_bad_inputs_raise_mapped_errors_and_change_no_state(market, chain):
     pf.terminate(lease.lease_id)
 
 
+def test_new_client_leases_in_one_transaction_with_a_permit(market):
+    """A client that never approved the pool leases in one transaction: the SDK signs an
+    EIP-2612 permit off-chain and sends ``leaseWithPermit`` (issue 11)."""
+    pf = market.client()
+    d = market.devices[2]
+    assert pf.allowance() == 0
+    nonce = pf.w3.eth.get_transaction_count(pf.address)
+    balance = pf.balance()
+    lease = pf.lease(d, 1)
+    assert pf.w3.eth.get_transaction_count(pf.address) == nonce + 1
+    assert pf.balance() == balance - lease.cost
+    assert market.system.token.nonces(pf.address) == 1  # the permit was spent
+    pf.terminate(lease.lease_id)
+    # with the allowance already there, no permit is signed
+    pf.approve(10**30)
+    lease = pf.lease(d, 1)
+    assert market.system.token.nonces(pf.address) == 1
+    pf.terminate(lease.lease_id)
+
+
 def test_lease_lifecycle(market, chain, operator):
     pf = market.client()
     d = market.devices[1]

@@ -74,6 +74,13 @@ def quote_next(pool, class_id: int, epochs: int) -> int:
     return pool.quote(class_id, epochs, block_id="pending")
 
 
+def whole_cost(pool, class_id: int, epochs: int) -> int:
+    """`epochs` whole epochs at today's price: the most a lease of `epochs` costs at today's
+    demand, in any block (the pro-rata quote is lower except at an epoch's first block). A safe
+    `maxCost` for tests whose chain moves on its own (docs/protocol.md#pro-rata)."""
+    return epochs * pool.pricePerEpoch(class_id)
+
+
 def tx_offset(system: System, tx) -> int:
     """Block offset since genesis of the block that mined `tx`."""
     return tx.block_number - system.staking.genesisBlock()
