@@ -250,6 +250,8 @@ class Runner:
                 argv += ["--gpus", f"device={gpu}" if gpu is not None else str(lim.gpus)]
             if lim.memory_mb:
                 argv += ["--memory", f"{lim.memory_mb}m"]
+            if not (self.s.job_network or m.service_port):
+                argv += ["--network", "none"]  # as the process sandbox: no network by default
             if job.service_port:
                 argv += ["-p", f"127.0.0.1:{job.service_port}:{m.service_port}"]
             for k, v in env.items():

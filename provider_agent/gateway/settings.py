@@ -13,7 +13,7 @@
     sandbox = "auto"            # auto (bubblewrap when installed) | bwrap | none
     ro_binds = []               # extra host paths read-only in the sandbox: "PATH" (same
                                 # place) or "HOST:SANDBOX" (e.g. a venv under /work elsewhere)
-    job_network = false         # network inside the process sandbox (a service port implies it)
+    job_network = false         # network inside a job (bwrap or docker; a service port implies it)
     default_wall_s = 0          # wall-clock limit when the manifest sets none (0: the lease)
     poll_interval = 0.5         # how often jobs and leases are checked
 
