@@ -82,7 +82,8 @@ def _encode_member(typ: str, value: Any) -> bytes:
         lo, hi = (0, 2**bits) if m.group(1) else (-(2 ** (bits - 1)), 2 ** (bits - 1))
         if not lo <= v < hi:
             raise ValueError(f"{v} out of range for {typ}")
-        return v.to_bytes(32, "big", signed=True)
+        # uintN two's-complement-free (a uint256 >= 2^255 does not fit a signed 256-bit word)
+        return v.to_bytes(32, "big", signed=not m.group(1))
     if typ == "bool":
         return int(bool(value)).to_bytes(32, "big")
     if typ == "address":
