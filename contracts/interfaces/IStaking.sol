@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IEpochClock} from "./IEpochClock.sol";
+
 /// @title IStaking
-/// @notice What the PoCPS verifier, the dissipative pool and off-chain tools read from `Staking`.
-interface IStaking {
+/// @notice What the PoCPS verifier, the dissipative pool and off-chain tools read from `Staking`
+///         (the epoch clock, `genesisBlock`, `epochBlocks` and `currentEpoch`, is `IEpochClock`'s).
+interface IStaking is IEpochClock {
     /// @notice Lifecycle of a device. See docs/protocol.md, "Device state machine".
     enum DeviceState {
         None,
@@ -39,15 +42,6 @@ interface IStaking {
 
     /// @notice Number of Active devices of `classId`: the pool's supply `R`.
     function activeCount(uint16 classId) external view returns (uint256);
-
-    /// @notice Block at which epoch 0 starts.
-    function genesisBlock() external view returns (uint256);
-
-    /// @notice Blocks per epoch.
-    function epochBlocks() external view returns (uint256);
-
-    /// @notice Current epoch, `(block.number - genesisBlock) / epochBlocks`.
-    function currentEpoch() external view returns (uint256);
 
     /// @notice Verifier only: `deviceId` passed its opening of `epoch` (the current epoch). A Pending
     ///         device, or one back from maintenance, becomes Active. With `oddsBps > 0` the opening

@@ -19,20 +19,28 @@ library PoCPSEntry {
     ///      16 lanes of 16 bits, B's lanes in reverse order, so lane 15 of the 256-bit product is
     ///      sum_t a_t * b_t (every lane sum is <= 16 * 225 < 2^16, so no carry crosses a lane and
     ///      the lanes above 15, which wrap modulo 2^256, never reach it).
+    ///      The two splitmix64 words of a block (A's and B's) are computed together, A's in bits
+    ///      [0, 64) and B's in bits [128, 192) of one word: each product of a 64-bit lane by a
+    ///      64-bit constant stays inside its 128-bit half, and masking both lanes to 64 bits
+    ///      before every multiplication and after it keeps each lane exactly the generator's
+    ///      arithmetic modulo 2^64 (bits shifted across from the upper lane are masked off).
     function entry(bytes32 s, uint256 n, uint256 i, uint256 j) internal pure returns (uint256 acc) {
         uint256 rowSeed = uint256(keccak256(abi.encodePacked(s, bytes1("A"), i))) & MASK64;
         uint256 colSeed = uint256(keccak256(abi.encodePacked(s, bytes1("B"), j))) & MASK64;
         assembly ("memory-safe") {
-            let ctr := 0
-            for { let left := shr(4, n) } left { left := sub(left, 1) } {
-                // Counter (blk + 1) * golden; it stays below 2^80, and the seed sums below are
-                // reduced modulo 2^64, as the generator's arithmetic is.
-                ctr := add(ctr, 0x9E3779B97F4A7C15)
-                // a = splitmix64(rowSeed + ctr)
-                let a := and(add(rowSeed, ctr), 0xFFFFFFFFFFFFFFFF)
-                a := and(mul(xor(a, shr(30, a)), 0xBF58476D1CE4E5B9), 0xFFFFFFFFFFFFFFFF)
-                a := and(mul(xor(a, shr(27, a)), 0x94D049BB133111EB), 0xFFFFFFFFFFFFFFFF)
-                a := xor(a, shr(31, a))
+            // The 16-term dot product of block `ctr` (the block's counter in both lanes).
+            function block16(seeds, ctr) -> d {
+                // The lanes' 64-bit masks.
+                let m := 0xffffffffffffffff0000000000000000ffffffffffffffff
+                // z = splitmix64(seed + ctr) in each lane. A lane's seed + counter would carry
+                // into the next lane only after 2^64 blocks (no transaction gets near); the mask
+                // reduces it modulo 2^64, as the generator's arithmetic does.
+                let z := and(add(seeds, ctr), m)
+                z := and(mul(and(xor(z, shr(30, z)), m), 0xBF58476D1CE4E5B9), m)
+                z := and(mul(and(xor(z, shr(27, z)), m), 0x94D049BB133111EB), m)
+                z := xor(z, shr(31, z))
+                // a: the low lane (bits shifted down from the upper lane masked off).
+                let a := and(z, 0xFFFFFFFFFFFFFFFF)
                 // Spread: nibble t of a -> bits [16t, 16t + 4): halves, quarters, eighths,
                 // sixteenths. Each step ORs a shifted copy and masks; the copies' stray bits
                 // always fall outside the masks that follow (tests check entry() against numpy).
@@ -40,11 +48,8 @@ library PoCPSEntry {
                 a := and(or(a, shl(48, a)), 0xffff000000000000ffff000000000000ffff000000000000ffff)
                 a := and(or(a, shl(24, a)), 0xff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
                 a := and(or(a, shl(12, a)), 0xf000f000f000f000f000f000f000f000f000f000f000f000f000f000f000f)
-                // b = splitmix64(colSeed + ctr)
-                let b := and(add(colSeed, ctr), 0xFFFFFFFFFFFFFFFF)
-                b := and(mul(xor(b, shr(30, b)), 0xBF58476D1CE4E5B9), 0xFFFFFFFFFFFFFFFF)
-                b := and(mul(xor(b, shr(27, b)), 0x94D049BB133111EB), 0xFFFFFFFFFFFFFFFF)
-                b := xor(b, shr(31, b))
+                // b: the upper lane (nothing above it: the last mask cleared bits >= 192).
+                let b := shr(128, z)
                 // Reversed spread: nibble t of b -> bits [16(15 - t), 16(15 - t) + 4). Each step
                 // moves the low part of every chunk up and the high part down (mirror image).
                 b := or(shr(32, b), shl(128, b))
@@ -52,7 +57,23 @@ library PoCPSEntry {
                 b := and(or(shl(32, b), shr(8, b)), 0xff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
                 b := and(or(shl(16, b), shr(4, b)), 0xf000f000f000f000f000f000f000f000f000f000f000f000f000f000f000f)
                 // Lane 15 of a * b is sum_t a_t * b_t (no lane sum reaches 2^16: no carries).
-                acc := add(acc, shr(240, mul(a, b)))
+                d := shr(240, mul(a, b))
+            }
+            // Both seeds, row in the low lane and column in the upper lane; the counter of
+            // block `blk` is (blk + 1) * golden in both lanes.
+            let seeds := or(rowSeed, shl(128, colSeed))
+            let golden := 0x9E3779B97F4A7C1500000000000000009E3779B97F4A7C15
+            let ctr := golden
+            let blocks := shr(4, n)
+            // An odd block first (n = 16), then two blocks per iteration.
+            if and(blocks, 1) {
+                acc := block16(seeds, ctr)
+                ctr := add(ctr, golden)
+            }
+            for { let left := shr(1, blocks) } left { left := sub(left, 1) } {
+                let next := add(ctr, golden)
+                acc := add(acc, add(block16(seeds, ctr), block16(seeds, next)))
+                ctr := add(next, golden)
             }
         }
     }

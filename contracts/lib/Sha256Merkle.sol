@@ -21,6 +21,10 @@ library Sha256Merkle {
     /// @dev Fold `depth` sibling words of calldata at `siblings` (leaf level first) onto `node`:
     ///      sha256(0x01 || left || right) in memory past the free pointer. Bit t of `index` says
     ///      whether the node at level t is a right child.
+    /// @dev The hot loop of `open` (k * logStratum levels). Each hash is written straight into
+    ///      the word where the next level needs it (left or right, by the next bit of `index`),
+    ///      the loop takes two levels at a time, and the precompile's success is checked once
+    ///      after it: a failed call (out of gas) leaves a stale word behind, but the fold then reverts before its result is used.
     function fold(bytes32 node, uint256 index, uint256 siblings, uint256 depth)
         internal
         view
@@ -29,15 +33,34 @@ library Sha256Merkle {
         assembly ("memory-safe") {
             let ptr := mload(0x40)
             mstore8(ptr, 1)
-            for { let t := 0 } lt(t, depth) { t := add(t, 1) } {
-                // Branch-free: a right child (bit 1) goes to the second word, its sibling first.
-                let right := shl(5, and(shr(t, index), 1))
-                mstore(add(ptr, add(1, right)), node)
-                mstore(add(ptr, sub(33, right)), calldataload(add(siblings, shl(5, t))))
-                if iszero(staticcall(gas(), 2, ptr, 65, 0x00, 0x20)) { revert(0, 0) }
-                node := mload(0x00)
+            // Left word at ptr + 1, right word at ptr + 33. `shift` is 32 when the current node
+            // is a right child: it goes to the second word and its sibling to the first.
+            let left := add(ptr, 1)
+            let rightWord := add(ptr, 33)
+            let shift := shl(5, and(index, 1))
+            mstore(add(left, shift), node)
+            let ok := 1
+            let end := add(siblings, shl(5, depth))
+            // An odd level first, then two levels per iteration (half the loop overhead).
+            if and(depth, 1) {
+                mstore(sub(rightWord, shift), calldataload(siblings))
+                index := shr(1, index)
+                shift := shl(5, and(index, 1))
+                ok := staticcall(gas(), 2, ptr, 65, add(left, shift), 0x20)
+                siblings := add(siblings, 0x20)
             }
-            result := node
+            for {} lt(siblings, end) { siblings := add(siblings, 0x40) } {
+                mstore(sub(rightWord, shift), calldataload(siblings))
+                index := shr(1, index)
+                shift := shl(5, and(index, 1))
+                ok := and(ok, staticcall(gas(), 2, ptr, 65, add(left, shift), 0x20))
+                mstore(sub(rightWord, shift), calldataload(add(siblings, 0x20)))
+                index := shr(1, index)
+                shift := shl(5, and(index, 1))
+                ok := and(ok, staticcall(gas(), 2, ptr, 65, add(left, shift), 0x20))
+            }
+            if iszero(ok) { revert(0, 0) }
+            result := mload(add(left, shift))
         }
     }
 

@@ -3,7 +3,10 @@ pragma solidity 0.8.28;
 
 import {PinToken} from "../../../contracts/PinToken.sol";
 import {Staking} from "../../../contracts/Staking.sol";
+import {StakingDevices} from "../../../contracts/staking/StakingDevices.sol";
 import {PoCPSVerifier} from "../../../contracts/PoCPSVerifier.sol";
+import {ProofClassTable} from "../../../contracts/verifier/ProofClassTable.sol";
+import {ProofRecords} from "../../../contracts/verifier/ProofRecords.sol";
 import {DissipativePool} from "../../../contracts/DissipativePool.sol";
 import {PriceCurve} from "../../../contracts/PriceCurve.sol";
 import {IStaking} from "../../../contracts/interfaces/IStaking.sol";
@@ -176,7 +179,7 @@ contract World {
         pool = new DissipativePool(token, staking, verifier, new PriceCurve(), address(this));
         verifier.setPool(address(pool));
         staking.setPool(address(pool));
-        staking.setClass(CLASS_ID, Staking.StakeParams({minBond: MIN_BOND, weight: WEIGHT, maxBounty: MAX_BOUNTY}));
+        staking.setClass(CLASS_ID, StakingDevices.StakeParams({minBond: MIN_BOND, weight: WEIGHT, maxBounty: MAX_BOUNTY}));
         verifier.setClass(CLASS_ID, proofParams(CHALLENGE_BPS, MISS_SLASH_BPS));
         pool.setClass(
             CLASS_ID,
@@ -206,9 +209,9 @@ contract World {
     function proofParams(uint16 challengeBps, uint16 missSlashBps)
         public
         pure
-        returns (PoCPSVerifier.ProofParams memory)
+        returns (ProofClassTable.ProofParams memory)
     {
-        return PoCPSVerifier.ProofParams({
+        return ProofClassTable.ProofParams({
             n: N,
             leaf: LEAF,
             k: K,
@@ -390,7 +393,7 @@ contract World {
                 continue;
             }
             if (!active) continue;
-            PoCPSVerifier.Record memory r = verifier.record(d.id, e);
+            ProofRecords.Record memory r = verifier.record(d.id, e);
             if (r.epoch != e) {
                 if (block.number < deadline && verifier.mustCommit(d.id, e)) _commit(d, e);
             } else if (
@@ -411,7 +414,7 @@ contract World {
         commits += 1;
     }
 
-    function _open(Dev memory d, uint256 e, PoCPSVerifier.Record memory r) internal {
+    function _open(Dev memory d, uint256 e, ProofRecords.Record memory r) internal {
         bytes memory blob = _blob[d.id];
         bytes32[] memory nodes = _tree(blob);
         bytes32 sseed = keccak256(abi.encode(blockhash(r.commitBlock), r.root));
