@@ -280,13 +280,15 @@ contract Staking is StakingDevices, StakingRewards, ReentrancyGuard {
         // slashed <= bond because bps <= 10_000 (checked by the verifier's class bounds).
         d.bond -= uint128(slashed);
         totalBonded -= slashed;
-        if (s == DeviceState.Active) _leaveRewards(deviceId, d);
         if (s != DeviceState.Exiting && s != DeviceState.Jailed) {
             d.state = DeviceState.Jailed;
             d.stateEpoch = uint32(currentEpoch());
             d.maintUntil = 0;
             emit DeviceJailed(deviceId, currentEpoch());
         }
+        // Effects before the pool's `deviceInactive` hook (checks-effects-interactions): the
+        // device is already Jailed when the pool reads it.
+        if (s == DeviceState.Active) _leaveRewards(deviceId, d);
         uint256 bounty = reporter == address(0) ? 0 : slashed * bountyBps / BPS;
         uint256 cap = classes[d.classId].maxBounty;
         if (bounty > cap) bounty = cap;

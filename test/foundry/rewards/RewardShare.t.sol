@@ -6,6 +6,8 @@ import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 
 import {Staking} from "../../../contracts/Staking.sol";
 import {PoCPSVerifier} from "../../../contracts/PoCPSVerifier.sol";
+import {StakingDevices} from "../../../contracts/staking/StakingDevices.sol";
+import {ProofRecords} from "../../../contracts/verifier/ProofRecords.sol";
 import {IStaking} from "../../../contracts/interfaces/IStaking.sol";
 import {IPoCPSVerifier} from "../../../contracts/interfaces/IPoCPSVerifier.sol";
 
@@ -30,7 +32,7 @@ contract RewardWorld is World {
     constructor() {
         for (uint16 i = 1; i < 4; ++i) {
             staking.setClass(
-                CLASS_ID + i, Staking.StakeParams({minBond: MIN_BOND, weight: weights[i], maxBounty: MAX_BOUNTY})
+                CLASS_ID + i, StakingDevices.StakeParams({minBond: MIN_BOND, weight: weights[i], maxBounty: MAX_BOUNTY})
             );
             // Same n, L, k, c as CLASS_ID: World._open's sampleAt(CLASS_ID, ..) holds for them too.
             verifier.setClass(CLASS_ID + i, proofParams(CHALLENGE_BPS, MISS_SLASH_BPS));
@@ -195,7 +197,7 @@ contract RewardShareTest {
         for (uint256 i = 0; i < OWNERS; ++i) {
             for (uint256 k = 0; k < PER_OWNER; ++k) {
                 uint256 id = ids[i][k];
-                PoCPSVerifier.Record memory r = verifier.record(id, e);
+                ProofRecords.Record memory r = verifier.record(id, e);
                 _eq(r.epoch, e, "device committed");
                 if (!verifier.mustOpen(id, e)) continue;
                 _eq(uint256(r.status), uint256(IPoCPSVerifier.ProofStatus.Opened), "drawn device opened");
