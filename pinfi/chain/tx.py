@@ -85,6 +85,12 @@ def _err_text(exc: BaseException) -> str:
     return str(msg or exc).lower()
 
 
+#: Looks (and seconds between them) for the receipt of a transaction whose nonce the node already
+#: counts as used, before it is called dropped.
+RECEIPT_LAG_TRIES = 5
+RECEIPT_LAG_S = 0.4
+
+
 class TxSender:
     """Sends one account's transactions: nonce, EIP-1559 fees, journal, replacement, receipts.
 
@@ -288,8 +294,15 @@ class TxSender:
                     self.replace(tx, head)
                 return None
             # The nonce is used: by one of our attempts mined since the lookup above, or by a
-            # transaction that is not journaled (then the caller resends under a new nonce).
+            # transaction that is not journaled (then the caller resends under a new nonce). A
+            # loaded node can count a just-mined transaction before it serves its receipt: look
+            # a few times before calling it dropped.
             rc = self._mined(tx)
+            for _ in range(RECEIPT_LAG_TRIES):
+                if rc is not None:
+                    break
+                time.sleep(RECEIPT_LAG_S)
+                rc = self._mined(tx)
             if rc is None:
                 tx.status = "dropped"
                 self.journal.save_tx(tx)
