@@ -219,11 +219,6 @@ contract DissipativePool is AccessControl, PoolEscrow {
 
     // ---------------------------------------------------------------- views
 
-    /// @notice Current epoch, `(block.number - genesisBlock) / epochBlocks`.
-    function currentEpoch() external view returns (uint256) {
-        return _currentEpoch();
-    }
-
     /// @notice Pricing parameters of `classId` (all zero for an unknown class).
     function classParams(uint16 classId)
         external

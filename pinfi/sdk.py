@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
@@ -45,6 +44,7 @@ from web3.types import BlockIdentifier
 from pinfi import chain as ch
 from pinfi.chain import abi_hash
 from pinfi.chain import reads as rd
+from pinfi.chain.permit import sign_permit
 from pinfi.params.schema import ClassParams
 from pinfi.types import (
     BPS,
@@ -756,18 +756,10 @@ class PinFi:
         _, name, version, chain_id, verifying, _, _ = self._call(
             self.token.functions.eip712Domain())
         nonce = int(self._call(self.token.functions.nonces(self.address)))
-        types = {"Permit": [{"name": "owner", "type": "address"},
-                            {"name": "spender", "type": "address"},
-                            {"name": "value", "type": "uint256"},
-                            {"name": "nonce", "type": "uint256"},
-                            {"name": "deadline", "type": "uint256"}]}
-        message = {"owner": self.address, "spender": to_checksum_address(self.pool.address),
-                   "value": int(amount), "nonce": nonce, "deadline": int(deadline)}
-        domain = {"name": name, "version": version, "chainId": int(chain_id),
-                  "verifyingContract": to_checksum_address(verifying)}
         assert self.account is not None
-        sig = self.account.sign_message(encode_typed_data(domain, types, message))
-        return int(sig.v), int(sig.r).to_bytes(32, "big"), int(sig.s).to_bytes(32, "big")
+        return sign_permit(self.account, name=name, version=version, chain_id=chain_id,
+                           token=verifying, spender=self.pool.address, value=amount,
+                           nonce=nonce, deadline=deadline)
 
     def _has_permit_lease(self) -> bool:
         return any(e.get("name") == "leaseWithPermit" for e in self.pool.abi)

@@ -42,26 +42,12 @@ def permit_signature(token, owner, spender: str, value: int,
                      deadline: int) -> tuple[int, bytes, bytes]:
     """EIP-2612 permit `(v, r, s)` of test account `owner` (PinToken's domain, version "1")."""
     from eth_account import Account
-    from eth_account.messages import encode_typed_data
 
-    typed = {
-        "types": {
-            "EIP712Domain": [{"name": "name", "type": "string"},
-                             {"name": "version", "type": "string"},
-                             {"name": "chainId", "type": "uint256"},
-                             {"name": "verifyingContract", "type": "address"}],
-            "Permit": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
-                       {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
-                       {"name": "deadline", "type": "uint256"}],
-        },
-        "primaryType": "Permit",
-        "domain": {"name": token.name(), "version": "1", "chainId": chain.chain_id,
-                   "verifyingContract": token.address},
-        "message": {"owner": owner.address, "spender": spender, "value": value,
-                    "nonce": token.nonces(owner.address), "deadline": deadline},
-    }
-    sig = Account.sign_message(encode_typed_data(full_message=typed), owner.private_key)
-    return sig.v, sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big")
+    from pinfi.chain.permit import sign_permit
+
+    return sign_permit(Account.from_key(owner.private_key), name=token.name(),
+                       chain_id=chain.chain_id, token=token.address, spender=spender,
+                       value=value, nonce=token.nonces(owner.address), deadline=deadline)
 
 
 class Bench:

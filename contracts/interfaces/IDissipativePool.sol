@@ -4,11 +4,12 @@ pragma solidity 0.8.28;
 import {UD60x18} from "@prb/math/src/UD60x18.sol";
 
 import {IStaking} from "./IStaking.sol";
+import {IEpochClock} from "./IEpochClock.sol";
 
 /// @title IDissipativePool
 /// @notice Errors, events and the permit entry point of the dissipative pool
 ///         (docs/protocol.md#pool-api).
-interface IDissipativePool {
+interface IDissipativePool is IEpochClock {
     // ---------------------------------------------------------------- functions
 
     /// @notice `lease` in one transaction for a client that never approved the pool: first
@@ -60,8 +61,6 @@ interface IDissipativePool {
     error MaxLeaseEpochsOutOfRange(uint32 maxLeaseEpochs);
     /// @notice `downBond` must be in [1, 2^96 - 1].
     error DownBondOutOfRange(uint128 downBond);
-    /// @notice The clock has not started (`block.number < genesisBlock`).
-    error BeforeGenesis(uint256 genesisBlock);
     /// @notice `block.timestamp > deadline`.
     error DeadlineExpired(uint256 deadline, uint256 timestamp);
     /// @notice A lease or extension of zero epochs.

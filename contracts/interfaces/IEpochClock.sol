@@ -2,10 +2,13 @@
 pragma solidity 0.8.28;
 
 /// @title IEpochClock
-/// @notice The epoch clock `Staking` and the PoCPS verifier share: epoch `e` covers blocks
+/// @notice The one epoch clock `Staking`, the PoCPS verifier and the pool share: epoch `e` covers blocks
 ///         `[genesisBlock + e * epochBlocks, genesisBlock + (e + 1) * epochBlocks)`
 ///         (docs/protocol.md#clock).
 interface IEpochClock {
+    /// @notice The clock has not started (`block.number < genesisBlock`).
+    error BeforeGenesis(uint256 genesisBlock);
+
     /// @notice Block at which epoch 0 starts.
     function genesisBlock() external view returns (uint256);
 

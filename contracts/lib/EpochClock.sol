@@ -5,7 +5,7 @@ import {IEpochClock} from "../interfaces/IEpochClock.sol";
 
 /// @title EpochClock
 /// @notice The epoch clock as immutables (docs/protocol.md#clock): one definition of an epoch
-///         for `Staking` and the PoCPS verifier, which copies Staking's at deployment.
+///         for `Staking`, the PoCPS verifier and the pool (both copy Staking's at deployment).
 abstract contract EpochClock is IEpochClock {
     /// @inheritdoc IEpochClock
     uint256 public immutable genesisBlock;
@@ -20,7 +20,20 @@ abstract contract EpochClock is IEpochClock {
 
     /// @inheritdoc IEpochClock
     function currentEpoch() public view returns (uint256) {
-        return (block.number - genesisBlock) / epochBlocks;
+        return _epochOf(block.number);
+    }
+
+    /// @dev Blocks since genesis `b` and the current epoch `b / epochBlocks`, with a named
+    ///      `BeforeGenesis` before the clock starts (the pool's entry points, which clients call;
+    ///      `currentEpoch` reverts with an arithmetic panic there).
+    function _clock() internal view returns (uint256 b, uint256 current) {
+        if (block.number < genesisBlock) revert BeforeGenesis(genesisBlock);
+        unchecked {
+            // block.number >= genesisBlock was checked; epochBlocks > 0 is enforced by Staking
+            // (the verifier and the pool copy Staking's).
+            b = block.number - genesisBlock;
+            current = b / epochBlocks;
+        }
     }
 
     /// @dev First block of `epoch`.

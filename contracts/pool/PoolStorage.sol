@@ -6,6 +6,7 @@ import {IStaking} from "../interfaces/IStaking.sol";
 import {IPoCPSVerifier} from "../interfaces/IPoCPSVerifier.sol";
 import {IPriceCurve} from "../interfaces/IPriceCurve.sol";
 import {IDissipativePool} from "../interfaces/IDissipativePool.sol";
+import {EpochClock} from "../lib/EpochClock.sol";
 
 /// @title PoolStorage
 /// @notice Types, constants, wiring, storage and clock of the dissipative pool.
@@ -19,7 +20,7 @@ import {IDissipativePool} from "../interfaces/IDissipativePool.sol";
 ///
 ///      Amounts: the token's cap must fit in uint96, so every amount the pool holds or moves fits
 ///      in uint96 and is stored as such.
-abstract contract PoolStorage is IDissipativePool {
+abstract contract PoolStorage is IDissipativePool, EpochClock {
     // ---------------------------------------------------------------- types
 
     /// @dev Pricing and state of one class, two storage slots.
@@ -95,10 +96,6 @@ abstract contract PoolStorage is IDissipativePool {
     IPoCPSVerifier public immutable verifier;
     /// @notice Stateless price curve (`PriceCurve`, docs/protocol.md#price).
     IPriceCurve public immutable priceCurve;
-    /// @notice Block at which epoch 0 starts (copied from `Staking`).
-    uint256 public immutable genesisBlock;
-    /// @notice Blocks per epoch (copied from `Staking`).
-    uint256 public immutable epochBlocks;
 
     // ---------------------------------------------------------------- storage
 
@@ -112,7 +109,9 @@ abstract contract PoolStorage is IDissipativePool {
     /// @param staking_ Device registry; the pool copies its clock.
     /// @param verifier_ PoCPS verifier; it must list this pool (`setPool`) for `reportDown`.
     /// @param curve_ The price curve (`PriceCurve`).
-    constructor(PinToken token_, IStaking staking_, IPoCPSVerifier verifier_, IPriceCurve curve_) {
+    constructor(PinToken token_, IStaking staking_, IPoCPSVerifier verifier_, IPriceCurve curve_)
+        EpochClock(_nonZero(staking_).genesisBlock(), staking_.epochBlocks())
+    {
         if (
             address(token_) == address(0) || address(staking_) == address(0) || address(verifier_) == address(0)
                 || address(curve_) == address(0)
@@ -123,25 +122,20 @@ abstract contract PoolStorage is IDissipativePool {
         staking = staking_;
         verifier = verifier_;
         priceCurve = curve_;
-        genesisBlock = staking_.genesisBlock();
-        epochBlocks = staking_.epochBlocks();
     }
 
     // ---------------------------------------------------------------- internals
 
-    /// @dev Blocks since genesis `b` and the current epoch `b / epochBlocks`.
-    function _clock() internal view returns (uint256 b, uint256 current) {
-        if (block.number < genesisBlock) revert BeforeGenesis(genesisBlock);
-        unchecked {
-            // block.number >= genesisBlock was checked; epochBlocks > 0 is enforced by Staking.
-            b = block.number - genesisBlock;
-            current = b / epochBlocks;
-        }
-    }
-
-    /// @dev The current epoch, `(block.number - genesisBlock) / epochBlocks`.
+    /// @dev The current epoch through the shared clock, `BeforeGenesis` before it starts.
     function _currentEpoch() internal view returns (uint256 current) {
         (, current) = _clock();
+    }
+
+    /// @dev `staking_` itself, checked before the clock is copied from it (base constructor
+    ///      arguments are evaluated before the constructor's own checks).
+    function _nonZero(IStaking staking_) private pure returns (IStaking) {
+        if (address(staking_) == address(0)) revert ZeroAddress();
+        return staking_;
     }
 
     /// @dev `(deviceId << 64) | nonce`; device ids come from Staking's counter (far below 2^192).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ape
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 
+from pinfi.chain.permit import sign_permit
 from tests.support.constants import GENESIS, MAX_SUPPLY
 
 
@@ -68,43 +68,13 @@ def test_permit(token, deployer, chain):
     value = 123
     deadline = chain.pending_timestamp + 3600
     nonce = token.nonces(owner.address)
-    typed = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Permit": [
-                {"name": "owner", "type": "address"},
-                {"name": "spender", "type": "address"},
-                {"name": "value", "type": "uint256"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Permit",
-        "domain": {
-            "name": "PinFi Token",
-            "version": "1",
-            "chainId": chain.chain_id,
-            "verifyingContract": token.address,
-        },
-        "message": {
-            "owner": owner.address,
-            "spender": spender,
-            "value": value,
-            "nonce": nonce,
-            "deadline": deadline,
-        },
-    }
-    sig = Account.sign_message(encode_typed_data(full_message=typed), owner.key)
-    token.permit(owner.address, spender, value, deadline, sig.v, sig.r.to_bytes(32, "big"),
-                 sig.s.to_bytes(32, "big"), sender=deployer)
+    # The token's EIP-712 domain is "PinFi Token", version "1" (pinfi.chain.permit signs it).
+    v, r, s_ = sign_permit(owner, name="PinFi Token", chain_id=chain.chain_id,
+                           token=token.address, spender=spender, value=value, nonce=nonce,
+                           deadline=deadline)
+    token.permit(owner.address, spender, value, deadline, v, r, s_, sender=deployer)
     assert token.allowance(owner.address, spender) == value
     assert token.nonces(owner.address) == nonce + 1
     # Replaying the same signature fails: the nonce moved on.
     with ape.reverts(token.ERC2612InvalidSigner):
-        token.permit(owner.address, spender, value, deadline, sig.v, sig.r.to_bytes(32, "big"),
-                     sig.s.to_bytes(32, "big"), sender=deployer)
+        token.permit(owner.address, spender, value, deadline, v, r, s_, sender=deployer)

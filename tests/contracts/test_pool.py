@@ -817,7 +817,7 @@ def test_governance_bounds(project, chain, env, bob, deployer):
     )
     assert later.genesisBlock() == chain.blocks.head.number + 998
     with ape.reverts(later.BeforeGenesis):
-        later.currentEpoch()
+        later.leaseOf(1)
 
 
 # ---------------------------------------------------------------------- invariants
